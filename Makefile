@@ -1,0 +1,43 @@
+# shipline — the two commands a newcomer needs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv up down test unit integration lint docs demo images bench clean
+
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+up:
+	stack/up.sh
+
+down:
+	stack/down.sh
+
+# Unit tests need nothing; integration tests run against the real local stack (brought up here).
+test: venv up
+	CI=$${CI:-} $(PY) -m pytest -q -ra tests
+
+unit: venv
+	$(PY) -m pytest -q tests/unit
+
+integration: venv up
+	$(PY) -m pytest -q -ra tests/integration
+
+lint: venv
+	$(PY) -m ruff check shared plugins tests
+	$(PY) -m ruff format --check shared plugins tests
+	$(PY) -m mypy shared plugins
+
+# Regenerate each plugin's settings table from its declaration.
+docs: venv
+	$(PY) -m shared.docs
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""chaos-kill: a shipline plugin (see README.md beside this file)."""

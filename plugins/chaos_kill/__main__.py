@@ -1,0 +1,15 @@
+"""chaos-kill entry point (not implemented yet: exits 1, never pretends success)."""
+
+from __future__ import annotations
+
+import sys
+
+from shared.runner import not_implemented
+
+
+def main() -> int:
+    return not_implemented("chaos-kill")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""deployment-verify: a shipline plugin (see README.md beside this file)."""

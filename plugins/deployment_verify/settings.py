@@ -1,0 +1,7 @@
+"""deployment-verify's settings, declared once."""
+
+from __future__ import annotations
+
+from shared.settings import Declaration
+
+DECLARATION = Declaration("deployment-verify", ())

@@ -1,0 +1,1 @@
+"""docker-publish-tagger: a shipline plugin (see README.md beside this file)."""

@@ -1,0 +1,1 @@
+"""kubectl-helm-deploy: a shipline plugin (see README.md beside this file)."""

@@ -1,0 +1,7 @@
+"""kubectl-helm-deploy's settings, declared once."""
+
+from __future__ import annotations
+
+from shared.settings import Declaration
+
+DECLARATION = Declaration("kubectl-helm-deploy", ())

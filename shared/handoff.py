@@ -1,0 +1,41 @@
+"""The handoff between steps: docker-publish-tagger writes what it pushed; deploy and verify read it, so what
+runs and what is verified is exactly what was built (by digest)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from shared.errors import SettingsError
+
+DEFAULT_PUBLISH_FILE = Path(".shipline/publish.json")
+
+
+@dataclass(frozen=True)
+class Published:
+    repo: str
+    tags: list[str]
+    digest: str
+    image: str  # repo@digest
+    labels: dict[str, str] = field(default_factory=dict)
+    build_number: str = ""
+    commit: str = ""
+
+
+def write_published(path: Path, published: Published) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(asdict(published), indent=2) + "\n")
+    tmp.replace(path)
+
+
+def read_published(path: Path, setting: str) -> Published:
+    """The handoff at `path`; SettingsError naming `setting` when it is missing or not a handoff file."""
+    if not path.is_file():
+        raise SettingsError(setting, f'"{path}" does not exist (run docker-publish-tagger first, or set image)')
+    try:
+        data = json.loads(path.read_text())
+        return Published(**{k: data[k] for k in Published.__dataclass_fields__ if k in data})
+    except (json.JSONDecodeError, TypeError) as e:
+        raise SettingsError(setting, f'"{path}" is not a docker-publish-tagger handoff file ({e})') from None

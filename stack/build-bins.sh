@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Builds the local stack's Kubernetes binaries (kube-apiserver, kube-controller-manager, kube-scheduler),
+# etcd, kwok, kwokctl and helm from the Go module proxy into a per-version cache outside the repository.
+# Each component is skipped when its cached binaries exist. Prints the bin directory of each on stdout.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/versions.env"
+cache=${SHIPLINE_CACHE:-$HOME/.cache/shipline}
+GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+export GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=local
+log() { echo "[build-bins] $*" >&2; }
+
+# build_wrapper DIR MODULE VERSION REPLACES_FROM PKG... : a throwaway module that requires MODULE and maps each
+# relative `replace` of MODULE's own go.mod to the published module of the same name (see test-stack.md).
+wrapper_gomod() {
+  local module=$1 version=$2 relprefix=$3 replver=$4
+  local gomod
+  gomod=$("$GO" mod download -json "$module@$version" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  echo "module shipline.local/stackbins"
+  echo "go 1.26.0"
+  echo "require $module $version"
+  python3 - "$gomod" "$relprefix" "$replver" <<'PY'
+import re, sys
+text, prefix, ver = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
+for mod in sorted(set(re.findall(r'^\s*(?:replace\s+)?(\S+)\s*=>\s*' + re.escape(prefix), text, re.M))):
+    print(f"replace {mod} => {mod} {ver}")
+PY
+}
+
+build_kube() {
+  local out=$cache/bin/kube-$KUBE_VERSION
+  if [ -x "$out/kube-scheduler" ]; then echo "$out"; return; fi
+  log "building Kubernetes $KUBE_VERSION (cold: 10-20 minutes on 2 cores)"
+  local w; w=$(mktemp -d); mkdir -p "$out.tmp"
+  local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
+  wrapper_gomod k8s.io/kubernetes "$KUBE_VERSION" ./staging "v0.${KUBE_VERSION#v1.}" > "$w/go.mod"
+  (cd "$w" && "$GO" get k8s.io/kubernetes/cmd/kube-apiserver@"$KUBE_VERSION" >&2 &&
+    "$GO" build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
+      -o "$out.tmp/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler >&2)
+  rm -rf "$w" "$out"; mv "$out.tmp" "$out"; echo "$out"
+}
+
+build_etcd() {
+  local out=$cache/bin/etcd-$ETCD_VERSION
+  if [ -x "$out/etcd" ]; then echo "$out"; return; fi
+  log "building etcd $ETCD_VERSION"
+  local w; w=$(mktemp -d); mkdir -p "$out.tmp"
+  wrapper_gomod go.etcd.io/etcd/server/v3 "$ETCD_VERSION" ../ "$ETCD_VERSION" > "$w/go.mod"
+  # The relative replaces in etcd's go.mod name sibling modules (../api -> go.etcd.io/etcd/api/v3, ...).
+  (cd "$w" && "$GO" get go.etcd.io/etcd/server/v3@"$ETCD_VERSION" >&2 &&
+    "$GO" build -trimpath -ldflags "-s -w" -o "$out.tmp/etcd" go.etcd.io/etcd/server/v3 >&2)
+  rm -rf "$w" "$out"; mv "$out.tmp" "$out"; echo "$out"
+}
+
+build_go_install() {  # name version pkg...
+  local name=$1 version=$2; shift 2
+  local out=$cache/bin/$name-$version
+  if [ -d "$out" ]; then echo "$out"; return; fi
+  log "building $name $version"
+  mkdir -p "$out.tmp"
+  local pkgs=(); for p in "$@"; do pkgs+=("$p@$version"); done
+  GOBIN="$out.tmp" GOFLAGS= "$GO" install -trimpath -ldflags "-s -w" "${pkgs[@]}" >&2
+  rm -rf "$out"; mv "$out.tmp" "$out"; echo "$out"
+}
+
+what=${1:-all}
+case $what in
+  kube) build_kube ;;
+  etcd) build_etcd ;;
+  kwok) build_go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl ;;
+  helm) build_go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
+  all) build_go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
+       build_go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm
+       build_etcd; build_kube ;;
+  *) echo "usage: $0 [all|kube|etcd|kwok|helm]" >&2; exit 2 ;;
+esac
