@@ -35,10 +35,16 @@ KUBE_ACCESS: tuple[Setting, ...] = (
         fallback=("KUBERNETES_CERT",),
     ),
     Setting(
-        "kubernetes_token", secret=True, doc="A service-account token for the API server",
+        "kubernetes_token",
+        secret=True,
+        doc="A service-account token for the API server",
         fallback=("KUBERNETES_TOKEN",),
     ),
-    Setting("kubeconfig", secret=True, doc="A whole kubeconfig (its content, not a path), instead of the three above"),
+    Setting(
+        "kubeconfig",
+        secret=True,
+        doc="A whole kubeconfig (its content, not a path), instead of the three above",
+    ),
     Setting("kube_context", doc="The kubeconfig context to use (default: its current context)"),
     Setting("skip_tls_verify", "bool", False, "Do not verify the API server's certificate (insecure; warns)"),
 )
@@ -105,8 +111,10 @@ def kube_access(values: Values, secrets: SecretDir, log: Log, env: Mapping[str, 
     env = os.environ if env is None else env
     insecure = bool(values.skip_tls_verify)
     if insecure:
-        log.warn("skip_tls_verify is on: the API server's certificate is NOT verified (anyone on the path can "
-                 "read the token)")
+        log.warn(
+            "skip_tls_verify is on: the API server's certificate is NOT verified (anyone on the path can "
+            "read the token)"
+        )
     if values.kubeconfig:
         if values.kubernetes_server or values.kubernetes_token:
             raise SettingsError("PLUGIN_KUBECONFIG", "set either kubeconfig or kubernetes_server/_token, not both")
@@ -127,8 +135,9 @@ def kube_access(values: Values, secrets: SecretDir, log: Log, env: Mapping[str, 
         host, port = env["KUBERNETES_SERVICE_HOST"], env.get("KUBERNETES_SERVICE_PORT", "443")
         host = f"[{host}]" if ":" in host else host
         ca = IN_CLUSTER_CA.read_text() if IN_CLUSTER_CA.exists() else None
-        return _write_kubeconfig(f"https://{host}:{port}", IN_CLUSTER_TOKEN.read_text().strip(), ca, insecure,
-                                 "", secrets)
+        return _write_kubeconfig(
+            f"https://{host}:{port}", IN_CLUSTER_TOKEN.read_text().strip(), ca, insecure, "", secrets
+        )
     raise SettingsError(
         "PLUGIN_KUBERNETES_SERVER",
         "no cluster access configured: set kubernetes_server, kubernetes_cert and kubernetes_token "
@@ -209,8 +218,14 @@ def _auth_from_config(content: str, registry: str) -> dict[str, str] | None:
             try:
                 user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
-                raise SettingsError("PLUGIN_DOCKER_CONFIG", f'the auth of "{key}" is not base64 user:password') from None
+                raise SettingsError(
+                    "PLUGIN_DOCKER_CONFIG", f'the auth of "{key}" is not base64 user:password'
+                ) from None
             return {"username": user, "password": password, "serveraddress": registry}
         if entry.get("username"):
-            return {"username": entry["username"], "password": entry.get("password", ""), "serveraddress": registry}
+            return {
+                "username": entry["username"],
+                "password": entry.get("password", ""),
+                "serveraddress": registry,
+            }
     return None

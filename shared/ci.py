@@ -82,9 +82,7 @@ def with_overrides(ctx: CIContext, values: Values) -> CIContext:
 
 def _git(cwd: Path, *args: str) -> str:
     try:
-        out = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-        )
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return out.stdout.strip() if out.returncode == 0 else ""
@@ -100,7 +98,12 @@ def context_from_git(cwd: Path) -> CIContext:
     tag = _git(cwd, "describe", "--tags", "--exact-match", "HEAD")
     ref = f"refs/tags/{tag}" if tag else (f"refs/heads/{branch}" if branch else "")
     return CIContext(
-        system="local", commit_sha=sha, branch=branch, tag=tag, ref=ref, event="tag" if tag else "push",
+        system="local",
+        commit_sha=sha,
+        branch=branch,
+        tag=tag,
+        ref=ref,
+        event="tag" if tag else "push",
         repo_link=_git(cwd, "config", "--get", "remote.origin.url"),
     )
 

@@ -27,8 +27,13 @@ def run(
         log.info(f"$ {shown}")
     try:
         done = subprocess.run(
-            list(argv), cwd=cwd, env=dict(env) if env is not None else None, capture_output=True, text=True,
-            timeout=timeout, check=False,
+            list(argv),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
     except FileNotFoundError:
         raise CommandError(f"{argv[0]}: command not found") from None

@@ -37,7 +37,11 @@ def write_junit(path: Path, plugin: str, checks: list[Check]) -> None:
     """One testcase per check; a failed check carries a <failure> with its detail."""
     failures = sum(not c.passed for c in checks)
     suite = ET.Element(
-        "testsuite", name=plugin, tests=str(len(checks)), failures=str(failures), errors="0",
+        "testsuite",
+        name=plugin,
+        tests=str(len(checks)),
+        failures=str(failures),
+        errors="0",
         time=f"{sum(c.seconds for c in checks):.3f}",
     )
     for c in checks:

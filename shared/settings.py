@@ -7,8 +7,8 @@ maps `-` and `.` to `_`). Lists arrive comma-joined (plain values) or as JSON; m
 from __future__ import annotations
 
 import json
-import os
 import math
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -257,9 +257,9 @@ class Declaration:
 
 
 def _copy_default(default: Any) -> Any:
-    return list(default) if isinstance(default, (list, tuple)) else dict(default) if isinstance(
-        default, dict
-    ) else default
+    return (
+        list(default) if isinstance(default, (list, tuple)) else dict(default) if isinstance(default, dict) else default
+    )
 
 
 def _show_default(s: Setting) -> str:
