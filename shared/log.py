@@ -86,7 +86,7 @@ class Log:
         self._write(f"xx {text}")
 
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-        body = [[str(c) for c in row] for row in rows]
+        body = [[self.masker(str(c)) for c in row] for row in rows]  # masked first: widths must not hint
         widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)]
         fmt = "   " + "  ".join(f"{{:<{w}}}" for w in widths)
         self._write(fmt.format(*headers))
