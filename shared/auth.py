@@ -6,6 +6,7 @@ they never reach argv or a log line. Helm gets a kubeconfig *file* whose user re
 
 from __future__ import annotations
 
+import atexit
 import base64
 import binascii
 import json
@@ -78,6 +79,7 @@ class SecretDir:
     def __init__(self) -> None:
         self.path = Path(tempfile.mkdtemp(prefix="shipline-"))
         os.chmod(self.path, 0o700)
+        atexit.register(self.close)  # a safety net: callers close it themselves (it is a context manager)
 
     def write(self, name: str, content: str) -> Path:
         path = self.path / name
