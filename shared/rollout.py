@@ -1,0 +1,335 @@
+"""Rollout rules, pure: Deployments, ReplicaSets and Pods as dicts in the API's JSON shape (camelCase, as
+`shared.kube.to_dict` or a raw API response gives them). No client, no clock.
+
+`rollout_status` is kubectl's `rollout status` verdict, rule for rule and message for message. `pod_problems`
+catches what kubectl keeps waiting through (CrashLoopBackOff, image pull errors) so a caller can fail in
+seconds instead of at the 600 s progress deadline. The ReplicaSet helpers follow kubectl's `rollout undo`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+REVISION = "deployment.kubernetes.io/revision"
+HASH_LABEL = "pod-template-hash"
+TIMED_OUT_REASON = "ProgressDeadlineExceeded"
+
+# Waiting reasons that will not fix themselves while we wait (kubectl waits through them anyway).
+BAD_WAITING_REASONS = (
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "CreateContainerConfigError",
+    "InvalidImageName",
+)
+
+# Deployment annotations kubectl never copies from a ReplicaSet back into the Deployment on undo.
+ANNOTATIONS_TO_SKIP = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION,
+        "deployment.kubernetes.io/revision-history",
+        "deployment.kubernetes.io/desired-replicas",
+        "deployment.kubernetes.io/max-replicas",
+        "deprecated.deployment.rollback.to",
+    }
+)
+
+Obj = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RolloutStatus:
+    done: bool
+    failed: bool
+    message: str
+
+
+def rollout_status(deployment: Obj) -> RolloutStatus:
+    """kubectl's verdict on a Deployment, in kubectl's order and words (without its trailing newline)."""
+    name = _meta(deployment).get("name", "")
+    spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
+    if (_meta(deployment).get("generation") or 0) > (status.get("observedGeneration") or 0):
+        return RolloutStatus(False, False, "Waiting for deployment spec update to be observed...")
+    progressing = condition(status, "Progressing")
+    if progressing and progressing.get("reason") == TIMED_OUT_REASON:
+        return RolloutStatus(False, True, f'deployment "{name}" exceeded its progress deadline')
+    desired = spec.get("replicas")
+    updated = status.get("updatedReplicas") or 0
+    if desired is not None and updated < desired:
+        return RolloutStatus(
+            False,
+            False,
+            f'Waiting for deployment "{name}" rollout to finish: {updated} out of {desired} new replicas have been '
+            "updated...",
+        )
+    replicas = status.get("replicas") or 0
+    if replicas > updated:
+        return RolloutStatus(
+            False,
+            False,
+            f'Waiting for deployment "{name}" rollout to finish: {replicas - updated} old replicas are pending '
+            "termination...",
+        )
+    available = status.get("availableReplicas") or 0
+    if available < updated:
+        return RolloutStatus(
+            False,
+            False,
+            f'Waiting for deployment "{name}" rollout to finish: {available} of {updated} updated replicas are '
+            "available...",
+        )
+    return RolloutStatus(True, False, f'deployment "{name}" successfully rolled out')
+
+
+def condition(status: Obj, kind: str) -> Obj | None:
+    """The condition of type `kind` in an object's status, or None."""
+    return next((c for c in status.get("conditions") or () if c.get("type") == kind), None)
+
+
+@dataclass(frozen=True)
+class PodProblem:
+    pod: str
+    container: str
+    reason: str
+    message: str
+    restarts: int
+
+    def __str__(self) -> str:
+        text = f"pod {self.pod} container {self.container}: {self.reason}"
+        if self.restarts:
+            text += f" ({self.restarts} restarts)"
+        return f"{text}: {self.message}" if self.message else text
+
+
+def pod_problems(pod: Obj, max_restarts: int) -> list[PodProblem]:
+    """What is wrong with a pod's containers (init containers too) that waiting will not fix."""
+    name = _meta(pod).get("name", "")
+    status = pod.get("status") or {}
+    problems = []
+    for cs in [*(status.get("initContainerStatuses") or ()), *(status.get("containerStatuses") or ())]:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        restarts = cs.get("restartCount") or 0
+        reason = waiting.get("reason") or ""
+        if reason in BAD_WAITING_REASONS:
+            problems.append(PodProblem(name, cs.get("name", ""), reason, _explain(cs, waiting), restarts))
+        elif restarts > max_restarts:
+            problems.append(
+                PodProblem(
+                    name, cs.get("name", ""), f"restarted more than {max_restarts} times", _explain(cs, {}), restarts
+                )
+            )
+    return problems
+
+
+def _explain(cs: Obj, waiting: Obj) -> str:
+    """The waiting message plus the last termination (reason, exit code, message): why the container died."""
+    parts = [waiting["message"]] if waiting.get("message") else []
+    last = (cs.get("lastState") or {}).get("terminated")
+    if last:
+        text = f"last termination: {last.get('reason') or 'terminated'}, exit code {last.get('exitCode', '?')}"
+        if last.get("message"):
+            text += f": {str(last['message']).strip()}"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def is_ready(pod: Obj) -> bool:
+    ready = condition(pod.get("status") or {}, "Ready")
+    return bool(ready and ready.get("status") == "True")
+
+
+def not_ready_reason(pod: Obj) -> str:
+    """Why a pod is not Ready, in a few words (phase, the Ready condition's reason/message, waiting reasons)."""
+    status = pod.get("status") or {}
+    if _meta(pod).get("deletionTimestamp"):
+        return "terminating"
+    parts = [status.get("phase") or "Pending"]
+    waiting = [
+        f"{cs.get('name')}: {((cs.get('state') or {}).get('waiting') or {}).get('reason')}"
+        for cs in status.get("containerStatuses") or ()
+        if ((cs.get("state") or {}).get("waiting") or {}).get("reason")
+    ]
+    ready = condition(status, "Ready")
+    if waiting:
+        parts.append(", ".join(waiting))
+    elif ready and ready.get("message"):
+        parts.append(str(ready["message"]))
+    elif ready and ready.get("reason"):
+        parts.append(str(ready["reason"]))
+    else:
+        scheduled = condition(status, "PodScheduled")
+        if scheduled and scheduled.get("status") == "False":
+            parts.append(f"unschedulable: {scheduled.get('message') or scheduled.get('reason')}")
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Where a rollout stands, from the Deployment, its ReplicaSets and the pods of its selector."""
+
+    done: bool
+    failed: bool
+    message: str
+    replicaset: str = ""  # the new ReplicaSet's name, "" until it exists
+    revision: str = ""
+    problems: tuple[PodProblem, ...] = ()
+    unready: tuple[str, ...] = ()  # "pod (why)" for each new pod that is not Ready
+
+
+def assess_rollout(deployment: Obj, replicasets: Iterable[Obj], pods: Iterable[Obj], max_restarts: int) -> Assessment:
+    """kubectl's verdict, failing early on problems of the NEW ReplicaSet's pods (old pods may crash freely:
+    they are going away). Pod problems win over a complete status: a Ready pod that keeps restarting fails."""
+    status = rollout_status(deployment)
+    new = new_replicaset(deployment, replicasets)
+    new_pods = [p for p in owned_pods(new, pods) if not _meta(p).get("deletionTimestamp")] if new else []
+    problems = tuple(problem for pod in new_pods for problem in pod_problems(pod, max_restarts))
+    unready = tuple(f"{_meta(p).get('name')} ({not_ready_reason(p)})" for p in new_pods if not is_ready(p))
+    name = _meta(new).get("name", "") if new else ""
+    revision = str(revision_of(new)) if new else ""
+
+    def verdict(done: bool, failed: bool, message: str) -> Assessment:
+        return Assessment(done, failed, message, name, revision, problems, unready)
+
+    if status.failed:
+        return verdict(False, True, status.message)
+    if problems:
+        return verdict(False, True, "; ".join(str(p) for p in problems))
+    if status.done and new is None:
+        return verdict(False, False, "Waiting for the new ReplicaSet to be seen...")
+    return verdict(status.done, False, status.message)
+
+
+# -- ReplicaSets ---------------------------------------------------------------------------------------------
+
+
+def revision_of(obj: Obj) -> int:
+    """The `deployment.kubernetes.io/revision` annotation as a number (0 when absent or not a number)."""
+    try:
+        return int((_meta(obj).get("annotations") or {}).get(REVISION, "0"))
+    except ValueError:
+        return 0
+
+
+def owned_replicasets(deployment: Obj, replicasets: Iterable[Obj]) -> list[Obj]:
+    """The ReplicaSets this Deployment controls (by controller owner reference), newest revision first."""
+    uid = _meta(deployment).get("uid")
+    owned = [
+        rs
+        for rs in replicasets
+        if any(ref.get("uid") == uid and ref.get("controller") for ref in _meta(rs).get("ownerReferences") or ())
+    ]
+    return sorted(owned, key=revision_of, reverse=True)
+
+
+def new_replicaset(deployment: Obj, replicasets: Iterable[Obj]) -> Obj | None:
+    """The Deployment's current ReplicaSet. Like kubectl's FindNewReplicaSet: the oldest owned ReplicaSet whose
+    pod template (hash label ignored) equals the Deployment's; failing that, once the controller has observed
+    the Deployment, the one carrying the Deployment's revision."""
+    owned = owned_replicasets(deployment, replicasets)
+    template = (deployment.get("spec") or {}).get("template") or {}
+    matching = [rs for rs in owned if same_template(rs, template)]
+    if matching:
+        return min(matching, key=lambda rs: (_meta(rs).get("creationTimestamp") or "", _meta(rs).get("name", "")))
+    status = deployment.get("status") or {}
+    revision = revision_of(deployment)
+    if revision and (_meta(deployment).get("generation") or 0) <= (status.get("observedGeneration") or 0):
+        return next((rs for rs in owned if revision_of(rs) == revision), None)
+    return None
+
+
+def previous_replicaset(deployment: Obj, replicasets: Iterable[Obj], to_revision: int | None = None) -> Obj | None:
+    """The ReplicaSet `rollout undo` returns to: the one with `to_revision`, or the second-highest revision."""
+    owned = owned_replicasets(deployment, replicasets)
+    if to_revision:
+        return next((rs for rs in owned if revision_of(rs) == to_revision), None)
+    if len(owned) < 2:
+        return None
+    # kubectl takes the highest revision below the maximum, whatever the Deployment currently says.
+    return owned[1] if revision_of(owned[1]) < revision_of(owned[0]) else None
+
+
+def template_without_hash(replicaset: Obj) -> dict[str, Any]:
+    """A ReplicaSet's pod template with the `pod-template-hash` label removed (what undo copies back)."""
+    template = copy.deepcopy(dict((replicaset.get("spec") or {}).get("template") or {}))
+    labels = (template.get("metadata") or {}).get("labels")
+    if labels is not None:
+        labels.pop(HASH_LABEL, None)
+    return template
+
+
+def same_template(replicaset: Obj, template: Obj) -> bool:
+    """True when the ReplicaSet's pod template, hash label ignored, equals `template` (a Deployment's)."""
+    return _canonical(template_without_hash(replicaset)) == _canonical(template)
+
+
+def _canonical(template: Obj) -> str:
+    # Drop empties the API server may add or omit (creationTimestamp: null, empty maps) before comparing.
+    def clean(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            items = {k: clean(v) for k, v in value.items()}
+            return {k: v for k, v in items.items() if v not in (None, {}, [])}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    return json.dumps(clean(template), sort_keys=True)
+
+
+def undo_annotations(deployment: Obj, replicaset: Obj) -> dict[str, str]:
+    """The Deployment's annotations after an undo: kubectl keeps the skipped ones from the Deployment and takes
+    every other annotation from the ReplicaSet."""
+    current = _meta(deployment).get("annotations") or {}
+    result = {k: v for k, v in current.items() if k in ANNOTATIONS_TO_SKIP}
+    result.update(
+        {k: v for k, v in (_meta(replicaset).get("annotations") or {}).items() if k not in ANNOTATIONS_TO_SKIP}
+    )
+    return result
+
+
+def undo_patch(deployment: Obj, replicaset: Obj) -> list[dict[str, Any]]:
+    """The JSON patch `kubectl rollout undo` sends: the old template back, annotations as `undo_annotations`."""
+    return [
+        {"op": "replace", "path": "/spec/template", "value": template_without_hash(replicaset)},
+        {"op": "replace", "path": "/metadata/annotations", "value": undo_annotations(deployment, replicaset)},
+    ]
+
+
+def selector_string(selector: Obj | None) -> str:
+    """A LabelSelector (`matchLabels`, `matchExpressions`) as the query-string form list/watch calls take."""
+    selector = selector or {}
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expr in selector.get("matchExpressions") or ():
+        key, op, values = expr.get("key"), expr.get("operator"), sorted(expr.get("values") or ())
+        if op == "In":
+            parts.append(f"{key} in ({','.join(values)})")
+        elif op == "NotIn":
+            parts.append(f"{key} notin ({','.join(values)})")
+        elif op == "Exists":
+            parts.append(str(key))
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+        else:
+            raise ValueError(f"unknown label selector operator {op!r}")
+    return ",".join(parts)
+
+
+def owned_pods(replicaset: Obj, pods: Iterable[Obj]) -> list[Obj]:
+    """The pods a ReplicaSet controls (by controller owner reference), sorted by name."""
+    uid = _meta(replicaset).get("uid")
+    return sorted(
+        (
+            p
+            for p in pods
+            if any(r.get("uid") == uid and r.get("controller") for r in _meta(p).get("ownerReferences") or ())
+        ),
+        key=lambda p: _meta(p).get("name", ""),
+    )
+
+
+def _meta(obj: Obj) -> Obj:
+    return obj.get("metadata") or {}

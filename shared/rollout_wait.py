@@ -1,0 +1,387 @@
+"""Waiting for a Deployment's rollout, and undoing one: the effects around the pure rules of `shared.rollout`.
+
+The wait WATCHES the Deployment (field selector `metadata.name`, as kubectl does), its ReplicaSets and the pods
+of its selector, each in a thread that lists, then watches from the list's resourceVersion. A watch that the
+server closes is resumed from the last resourceVersion; one that expired (410 Gone) or lost its connection
+(API server restarting, a proxy cut) is resumed from a fresh list, so no change is missed and none of this is
+reported as a failure. Only the timeout, a failed rollout or refused credentials end the wait.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.watch.watch import iter_resp_lines
+
+from shared import rollout
+from shared.errors import PluginError, RolloutFailed
+from shared.kube import explain
+from shared.log import Log
+
+# Seconds the server keeps one watch open before closing it (we then resume); short enough that a stopped
+# wait's threads end soon, long enough not to matter for load.
+WATCH_WINDOW = 30
+# Transient trouble (connection refused, 5xx, 429) is retried with this backoff, until the caller's deadline.
+BACKOFF_START, BACKOFF_MAX = 0.25, 3.0
+TRANSIENT_STATUS = frozenset({0, 429, 500, 502, 503, 504})
+EVENTS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class RolloutResult:
+    revision: str
+    replicaset: str
+    seconds: float
+
+
+# -- what the watcher threads send to the waiting thread ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Sync:
+    kind: str
+    items: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Change:
+    kind: str
+    type: str  # ADDED, MODIFIED, DELETED
+    obj: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Note:
+    text: str
+
+
+@dataclass(frozen=True)
+class _Fatal:
+    error: PluginError
+
+
+class _Gone(Exception):
+    """The watch's resourceVersion expired (410): list again."""
+
+
+def _transient(error: BaseException) -> bool:
+    if isinstance(error, ApiException):
+        return (error.status or 0) in TRANSIENT_STATUS
+    return isinstance(error, (urllib3.exceptions.HTTPError, OSError))
+
+
+def _server(api: client.ApiClient) -> str:
+    return str(getattr(api, "shipline_server", "the API server"))
+
+
+def raw(api: client.ApiClient, fn: Callable[..., Any], *args: Any, timeout: float = 30.0, **kwargs: Any) -> Any:
+    """Call a client method and return the response as plain JSON (the API's own camelCase shape)."""
+    resp = fn(*args, _preload_content=False, _request_timeout=timeout, **kwargs)
+    return json.loads(resp.data)
+
+
+def retrying(api: client.ApiClient, what: Callable[[], Any], deadline: float, log: Log, action: str) -> Any:
+    """`what()`, retried on transient failures (connection refused, 5xx) until `deadline`; other API errors
+    become one-line PluginError/AuthError."""
+    delay = BACKOFF_START
+    while True:
+        try:
+            return what()
+        except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
+            if not _transient(e) or time.monotonic() + delay >= deadline:
+                raise explain(e, _server(api)) from None
+            log.progress(f"{action}: {explain(e, _server(api))}; retrying")
+            time.sleep(delay)
+            delay = min(delay * 2, BACKOFF_MAX)
+
+
+class _Watcher(threading.Thread):
+    """List then watch one kind, forever (until `stop`), sending _Sync/_Change/_Note/_Fatal to `out`."""
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        kind: str,
+        list_fn: Callable[..., Any],
+        namespace: str,
+        out: queue.Queue[object],
+        stop: threading.Event,
+        **selector: Any,
+    ) -> None:
+        super().__init__(name=f"watch-{kind}", daemon=True)
+        self.api, self.kind, self.list_fn, self.namespace = api, kind, list_fn, namespace
+        self.out, self.stop, self.selector = out, stop, selector
+
+    def run(self) -> None:
+        version: str | None = None
+        delay = BACKOFF_START
+        while not self.stop.is_set():
+            try:
+                if version is None:
+                    listed = raw(self.api, self.list_fn, self.namespace, **self.selector)
+                    version = listed["metadata"]["resourceVersion"]
+                    self.out.put(_Sync(self.kind, listed.get("items") or []))
+                version = self._watch(version)
+                delay = BACKOFF_START
+            except _Gone:
+                self.out.put(_Note(f"watch of {self.kind}s expired (410 Gone); listing again"))
+                version = None
+            except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
+                if self.stop.is_set():
+                    return
+                if not _transient(e):
+                    self.out.put(_Fatal(explain(e, _server(self.api))))
+                    return
+                self.out.put(_Note(f"watch of {self.kind}s interrupted ({explain(e, _server(self.api))}); resuming"))
+                version = None
+                self.stop.wait(delay)
+                delay = min(delay * 2, BACKOFF_MAX)
+            except Exception as e:  # noqa: BLE001 - a thread must report, never die silently
+                self.out.put(_Fatal(PluginError(f"watch of {self.kind}s failed: {type(e).__name__}: {e}")))
+                return
+
+    def _watch(self, version: str) -> str:
+        """Watch from `version` until the server closes the stream; the last resourceVersion seen."""
+        resp = self.list_fn(
+            self.namespace,
+            watch=True,
+            resource_version=version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=WATCH_WINDOW,
+            _preload_content=False,
+            # connect, then read: a silent dead connection is noticed after the window plus a margin.
+            _request_timeout=(10, WATCH_WINDOW + 15),
+            **self.selector,
+        )
+        try:
+            for line in iter_resp_lines(resp):
+                event = json.loads(line)
+                kind, obj = event.get("type"), event.get("object") or {}
+                if kind == "ERROR":
+                    if obj.get("code") == 410:
+                        raise _Gone()
+                    raise ApiException(status=obj.get("code") or 500, reason=obj.get("message") or "watch error")
+                version = (obj.get("metadata") or {}).get("resourceVersion") or version
+                if kind != "BOOKMARK":
+                    self.out.put(_Change(self.kind, str(kind), obj))
+                if self.stop.is_set():
+                    break
+        finally:
+            resp.close()
+            resp.release_conn()
+        return version
+
+
+class _State:
+    """The latest copy of every watched object, by kind and name."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, dict[str, Any]]] = {"deployment": {}, "replicaset": {}, "pod": {}}
+
+    def apply(self, item: _Sync | _Change) -> None:
+        if isinstance(item, _Sync):
+            self.objects[item.kind] = {o["metadata"]["name"]: o for o in item.items}
+        elif item.type == "DELETED":
+            self.objects[item.kind].pop(item.obj["metadata"]["name"], None)
+        else:
+            self.objects[item.kind][item.obj["metadata"]["name"]] = item.obj
+
+    def values(self, kind: str) -> list[dict[str, Any]]:
+        return list(self.objects[kind].values())
+
+
+def wait_for_rollout(
+    api: client.ApiClient,
+    namespace: str,
+    name: str,
+    *,
+    timeout: float,
+    log: Log,
+    max_restarts: int = 2,
+) -> RolloutResult:
+    """Wait until Deployment `name` is rolled out by kubectl's rules; RolloutFailed (with the pod, container,
+    reason and last termination) as soon as a new pod crash-loops, cannot pull its image or restarts more than
+    `max_restarts` times, or at `timeout` naming the pods that never became Ready. Events go to the log."""
+    started = time.monotonic()
+    deadline = started + timeout
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    deployment = _read_deployment(api, apps, namespace, name, deadline, log)
+    selector = rollout.selector_string((deployment.get("spec") or {}).get("selector"))
+    updates: queue.Queue[object] = queue.Queue()
+    stop = threading.Event()
+    watchers = [
+        _Watcher(
+            api,
+            "deployment",
+            apps.list_namespaced_deployment,
+            namespace,
+            updates,
+            stop,
+            field_selector=f"metadata.name={name}",
+        ),
+        _Watcher(
+            api, "replicaset", apps.list_namespaced_replica_set, namespace, updates, stop, label_selector=selector
+        ),
+        _Watcher(api, "pod", core.list_namespaced_pod, namespace, updates, stop, label_selector=selector),
+    ]
+    state = _State()
+    synced: set[str] = set()
+    shown = ""
+    try:
+        for watcher in watchers:
+            watcher.start()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                item = updates.get(timeout=remaining)
+            except queue.Empty:
+                break
+            if isinstance(item, _Fatal):
+                raise item.error
+            if isinstance(item, _Note):
+                log.progress(item.text)
+                continue
+            assert isinstance(item, (_Sync, _Change))
+            if isinstance(item, _Change) and item.kind == "deployment" and item.type == "DELETED":
+                raise RolloutFailed(f'deployment "{name}" was deleted while waiting for its rollout')
+            state.apply(item)
+            if isinstance(item, _Sync):
+                synced.add(item.kind)
+            if len(synced) < len(watchers) or not updates.empty():
+                continue  # judge only a complete picture, and the newest one
+            current = state.objects["deployment"].get(name)
+            if current is None:
+                raise RolloutFailed(f'deployment "{name}" was deleted while waiting for its rollout')
+            verdict = rollout.assess_rollout(current, state.values("replicaset"), state.values("pod"), max_restarts)
+            if verdict.message != shown:
+                log.progress(verdict.message)
+                shown = verdict.message
+            if verdict.failed:
+                _log_events(api, core, namespace, name, state, log)
+                raise RolloutFailed(f'rollout of deployment "{name}" failed: {verdict.message}')
+            if verdict.done:
+                return RolloutResult(verdict.revision, verdict.replicaset, time.monotonic() - started)
+        # Timed out: judge the last picture we have and name the pods that never became Ready.
+        current = state.objects["deployment"].get(name, deployment)
+        verdict = rollout.assess_rollout(current, state.values("replicaset"), state.values("pod"), max_restarts)
+        _log_events(api, core, namespace, name, state, log)
+        raise RolloutFailed(timeout_message(name, timeout, verdict))
+    finally:
+        stop.set()
+
+
+def timeout_message(name: str, timeout: float, verdict: rollout.Assessment) -> str:
+    text = f'deployment "{name}" did not finish rolling out within {timeout:g}s: {verdict.message}'
+    if verdict.unready:
+        text += f"; pods never Ready: {', '.join(verdict.unready)}"
+    return text
+
+
+def _read_deployment(
+    api: client.ApiClient, apps: client.AppsV1Api, namespace: str, name: str, deadline: float, log: Log
+) -> dict[str, Any]:
+    def read() -> dict[str, Any]:
+        try:
+            found: dict[str, Any] = raw(api, apps.read_namespaced_deployment, name, namespace)
+            return found
+        except ApiException as e:
+            if e.status == 404:
+                raise RolloutFailed(f'deployment "{name}" not found in namespace "{namespace}"') from None
+            raise
+
+    result: dict[str, Any] = retrying(api, read, deadline, log, f'reading deployment "{name}"')
+    return result
+
+
+def _log_events(
+    api: client.ApiClient, core: client.CoreV1Api, namespace: str, name: str, state: _State, log: Log
+) -> None:
+    """The recent Events of the Deployment, its ReplicaSets and their pods, oldest first (best effort: a
+    failure to read them must not hide the rollout's own failure)."""
+    names = {name, *state.objects["replicaset"], *state.objects["pod"]}
+    try:
+        listed = raw(api, core.list_namespaced_event, namespace, timeout=10)
+    except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
+        log.warn(f"could not read events: {explain(e, _server(api))}")
+        return
+    events = [e for e in listed.get("items") or [] if (e.get("involvedObject") or {}).get("name") in names]
+    events.sort(key=event_time)
+    log.heading(f'Recent events of deployment "{name}", its ReplicaSets and pods')
+    if not events:
+        log.info("(none)")
+        return
+    log.table(
+        ("last seen", "object", "type", "reason", "message"),
+        [
+            (
+                event_time(e),
+                f"{e['involvedObject'].get('kind', '')}/{e['involvedObject'].get('name', '')}",
+                e.get("type", ""),
+                e.get("reason", "") + (f" (x{e['count']})" if (e.get("count") or 0) > 1 else ""),
+                (e.get("message") or "").strip()[:160],
+            )
+            for e in events[-EVENTS_SHOWN:]
+        ],
+    )
+
+
+def event_time(event: dict[str, Any]) -> str:
+    series = event.get("series") or {}
+    return str(
+        series.get("lastObservedTime")
+        or event.get("lastTimestamp")
+        or event.get("eventTime")
+        or (event.get("metadata") or {}).get("creationTimestamp")
+        or ""
+    )
+
+
+def undo_rollout(api: client.ApiClient, namespace: str, name: str, *, log: Log, to_revision: int | None = None) -> str:
+    """`kubectl rollout undo`: copy the previous revision's pod template (without `pod-template-hash`) back into
+    the Deployment; refuse when it is paused. Returns the revision rolled back to, as numbered before the undo
+    (the controller then renumbers that ReplicaSet to the next revision). Callers wait_for_rollout next."""
+    apps = client.AppsV1Api(api)
+    deadline = time.monotonic() + 60
+    deployment = _read_deployment(api, apps, namespace, name, deadline, log)
+    if (deployment.get("spec") or {}).get("paused"):
+        raise RolloutFailed(
+            f'cannot roll back deployment "{name}": it is paused (resume it first: kubectl rollout resume)'
+        )
+    selector = rollout.selector_string((deployment.get("spec") or {}).get("selector"))
+    listed = retrying(
+        api,
+        lambda: raw(api, apps.list_namespaced_replica_set, namespace, label_selector=selector),
+        deadline,
+        log,
+        "listing replicasets",
+    )
+    target = rollout.previous_replicaset(deployment, listed.get("items") or [], to_revision)
+    if target is None:
+        wanted = f"revision {to_revision}" if to_revision else "a previous revision"
+        raise RolloutFailed(f'cannot roll back deployment "{name}": it has no {wanted}')
+    revision = str(rollout.revision_of(target))
+    target_name = target["metadata"]["name"]
+    if rollout.same_template(target, (deployment.get("spec") or {}).get("template") or {}):
+        log.info(f'deployment "{name}": skipped rollback (current template already matches revision {revision})')
+        return revision
+    patch = rollout.undo_patch(deployment, target)
+    retrying(
+        api,
+        lambda: apps.patch_namespaced_deployment(name, namespace, patch, _request_timeout=30),
+        deadline,
+        log,
+        f'rolling back deployment "{name}"',
+    )
+    log.info(f'deployment "{name}" rolled back to revision {revision} (ReplicaSet {target_name})')
+    return revision
