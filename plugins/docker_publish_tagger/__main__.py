@@ -1,14 +1,46 @@
-"""docker-publish-tagger entry point (not implemented yet: exits 1, never pretends success)."""
+"""docker-publish-tagger: build the image, give it unique tags, push with auth, hand off the digest."""
 
 from __future__ import annotations
 
+import os
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
-from shared.runner import not_implemented
+from plugins.docker_publish_tagger.build import check_sources, connect
+from plugins.docker_publish_tagger.plan import make_plan
+from plugins.docker_publish_tagger.publish import publish
+from plugins.docker_publish_tagger.registry import Registry
+from plugins.docker_publish_tagger.settings import DECLARATION
+from shared.auth import registry_auth
+from shared.ci import read_context
+from shared.log import Log
+from shared.runner import run_plugin
+from shared.settings import Values
+
+README = Path(__file__).with_name("README.md")
 
 
-def main() -> int:
-    return not_implemented("docker-publish-tagger")
+def execute(values: Values, log: Log) -> int:
+    # Settings -> plan (pure) -> input checks: everything that can be wrong with the input fails here.
+    plan = make_plan(values, read_context(os.environ), os.environ, datetime.now(UTC))
+    log.mask(*(plan.build.build_args[name] for name in plan.build.secret_args))
+    check_sources(plan.build)
+    auth = registry_auth(values, plan.destination.registry)
+    log.heading("plan")
+    for warning in plan.warnings:
+        log.warn(warning)
+    log.info("\n".join(plan.describe()))
+    client = connect(values.docker_host)
+    try:
+        publish(plan, client, Registry(plan.destination, auth, log), auth, log)
+    finally:
+        client.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_plugin(DECLARATION, execute, argv, docs=README)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,88 @@
 
 from __future__ import annotations
 
-from shared.settings import Declaration
+from pathlib import Path
 
-DECLARATION = Declaration("docker-publish-tagger", ())
+from shared.auth import REGISTRY_ACCESS
+from shared.ci import CI_SETTINGS
+from shared.errors import SettingsError
+from shared.handoff import DEFAULT_PUBLISH_FILE
+from shared.settings import Declaration, Setting, Values, combine
+
+STRATEGIES = ("build_id", "system_build_id", "git_sha", "git_sha_build_id", "semver", "branch")
+
+# `repo` here is the image repository (the Drone docker plugin's name for it), so the CI context's own
+# `repo` override is left out; every other CI field can still be overridden (PLUGIN_BUILD_NUMBER, ...).
+CI_OVERRIDES: tuple[Setting, ...] = tuple(s for s in CI_SETTINGS if s.name != "repo")
+
+IMAGE: tuple[Setting, ...] = (
+    Setting("repo", required=True, doc="Image repository to push to, e.g. registry.example.com:5000/team/app"),
+    Setting("registry", default="", doc="Registry host[:port] (default: taken from repo)"),
+    Setting("insecure", "bool", False, "The registry speaks plain HTTP (loopback registries need no setting)"),
+    Setting(
+        "push_retries",
+        "int",
+        3,
+        "Retries of a push after a transient error (5xx, timeout, reset)",
+        minimum=0,
+        maximum=10,
+    ),
+    Setting(
+        "docker_host",
+        default="unix:///var/run/docker.sock",
+        doc="Docker engine to build and push with, e.g. tcp://docker:2375 for docker-in-docker",
+        fallback=("DOCKER_HOST",),
+    ),
+)
+
+BUILD: tuple[Setting, ...] = (
+    Setting("dockerfile", "path", Path("Dockerfile"), "Dockerfile, relative to the working directory"),
+    Setting("context", "path", Path("."), "Build context directory"),
+    Setting("target", default="", doc="Multi-stage target to build (default: the last stage)"),
+    Setting("build_args", "map", {}, "Build arguments (map, or list of key=value)"),
+    Setting("build_args_from_env", "list", [], "Names of environment variables passed as build args (values masked)"),
+    Setting("labels", "map", {}, "Extra image labels (map, or list of key=value)"),
+    Setting("auto_labels", "bool", True, "Add OCI labels: created, revision, source, url, version"),
+    Setting("cache_from", "list", [], "Images to use as build cache (pulled first when missing)"),
+    Setting("no_cache", "bool", False, "Build without the layer cache"),
+    Setting("pull", "bool", False, "Always pull newer base images"),
+    Setting("network", default="", doc="Network for RUN steps, e.g. host"),
+    Setting("platform", default="", doc="Target platform, e.g. linux/amd64"),
+)
+
+TAGS: tuple[Setting, ...] = (
+    Setting(
+        "tag_strategies",
+        "list",
+        [],
+        "Tags to derive (default: git_sha_build_id, plus semver on a git tag)",
+        choices=STRATEGIES,
+    ),
+    Setting("sha_length", "int", 12, "Characters of the commit SHA in git_sha tags", minimum=7, maximum=40),
+    Setting("semver_strict", "bool", True, "A git tag that is not semver is an error (false: use it sanitised)"),
+    Setting("tags", "list", [], "Extra tags, used as written"),
+    Setting("tag_prefix", default="", doc="Prepended to every derived tag (and latest)"),
+    Setting("tag_suffix", default="", doc="Appended to every derived tag (and latest)"),
+    Setting("latest", "bool", False, "Also push `latest` (mutable: warns)"),
+)
+
+OUTPUT: tuple[Setting, ...] = (
+    Setting("dry_run", "bool", False, "Build and tag locally, print the plan, push nothing"),
+    Setting("output_file", "path", DEFAULT_PUBLISH_FILE, "Handoff JSON for later steps (repo, tags, digest, image)"),
+    Setting("tags_file", "path", Path(".tags"), "File the pushed tags are written to, comma-joined (Drone convention)"),
+)
+
+
+def _check_build_args(values: Values) -> None:
+    overlap = set(values.build_args) & set(values.build_args_from_env)
+    if overlap:
+        raise SettingsError(
+            "PLUGIN_BUILD_ARGS_FROM_ENV", f"{', '.join(sorted(overlap))} is also set in build_args; set it once"
+        )
+
+
+DECLARATION = Declaration(
+    "docker-publish-tagger",
+    combine(IMAGE, REGISTRY_ACCESS, BUILD, TAGS, OUTPUT, CI_OVERRIDES),
+    checks=(_check_build_args,),
+)
