@@ -337,14 +337,17 @@ def _log_events(
 
 
 def event_time(event: dict[str, Any]) -> str:
+    """When an event was last seen, as `YYYY-MM-DDTHH:MM:SSZ` (core/v1 and events.k8s.io fields both)."""
     series = event.get("series") or {}
-    return str(
+    stamp = str(
         series.get("lastObservedTime")
         or event.get("lastTimestamp")
         or event.get("eventTime")
         or (event.get("metadata") or {}).get("creationTimestamp")
         or ""
     )
+    # MicroTime has fractions, Time has none: cut to seconds so they sort and read alike.
+    return stamp.split(".")[0].removesuffix("Z") + "Z" if stamp else ""
 
 
 def undo_rollout(api: client.ApiClient, namespace: str, name: str, *, log: Log, to_revision: int | None = None) -> str:
