@@ -76,7 +76,7 @@ class PublishPlan:
         options += [f"network={b.network}"] if b.network else []
         options += [f"platform={b.platform}"] if b.platform else []
         lines += [f"options     {', '.join(options)}"] if options else []
-        verb = "push" if self.push else "would push (dry run)"
+        verb = "push" if self.push else "would push"
         lines += [f"{verb:<11} {ref}" for ref in self.references()]
         insecure = " (plain HTTP)" if self.destination.insecure else ""
         lines.append(f"registry    {self.destination.registry}{insecure}")
