@@ -1,14 +1,42 @@
-"""chaos-kill entry point (not implemented yet: exits 1, never pretends success)."""
+"""chaos-kill: kill pods inside a blast radius, check the steady state before and after, measure recovery."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from shared.runner import not_implemented
+import requests
+
+from plugins.chaos_kill.chaostoolkit import read_experiment
+from plugins.chaos_kill.experiment import run_experiment
+from plugins.chaos_kill.plan import build_plan
+from plugins.chaos_kill.probes import http_prober
+from plugins.chaos_kill.settings import DECLARATION
+from shared.auth import SecretDir, kube_access
+from shared.kube import api_client
+from shared.log import Log
+from shared.runner import run_plugin
+from shared.settings import Values
+
+README = Path(__file__).with_name("README.md")
 
 
-def main() -> int:
-    return not_implemented("chaos-kill")
+def execute(values: Values, log: Log) -> int:
+    log.mask(*values.probe_headers.values())
+    # Everything is validated (settings, experiment file, cluster access) before the first API call.
+    hypothesis = read_experiment(values.chaostoolkit_experiment) if values.chaostoolkit_experiment else None
+    plan = build_plan(values, hypothesis)
+    with SecretDir() as secrets, requests.Session() as session:
+        access = kube_access(values, secrets, log)
+        api = api_client(access)
+        try:
+            return run_experiment(plan, api, http_prober(session), log)
+        finally:
+            api.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_plugin(DECLARATION, execute, argv, docs=README)
 
 
 if __name__ == "__main__":

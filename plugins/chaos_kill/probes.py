@@ -1,0 +1,305 @@
+"""Things that only read: the target pods and their owners, workload availability, and the recovery watch.
+
+Recovery is timed from WATCH events, not sleeps: the pods of every targeted workload are watched until each
+workload has as many Ready pods (other than the killed ones) as it wants, then each workload's own status is
+confirmed (watched again if the controller has not caught up yet). The time of the event that completed the
+picture is the recovery time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import urllib3
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.watch.watch import iter_resp_lines
+
+from plugins.chaos_kill.plan import Probe
+from plugins.chaos_kill.selection import Key, controller_of, show
+from shared import http_checks, rollout
+from shared.errors import PluginError
+from shared.kube import explain
+from shared.report import Check
+
+Obj = dict[str, Any]
+# Kinds whose objects we read, and the read/list functions of each (AppsV1Api / BatchV1Api / CoreV1Api).
+_APPS = {
+    "ReplicaSet": "replica_set",
+    "Deployment": "deployment",
+    "StatefulSet": "stateful_set",
+    "DaemonSet": "daemon_set",
+}
+WATCH_WINDOW = 30  # seconds one watch request stays open at most; resumed from the last resourceVersion
+
+
+@dataclass(frozen=True)
+class Availability:
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class Recovery:
+    recovered: bool
+    seconds: float  # first kill -> all Ready again (or the time waited, when not recovered)
+    missing: tuple[str, ...]  # per workload that did not recover: what it lacks
+
+
+def http_prober(session: requests.Session) -> Callable[[Probe], Check]:
+    """A probe runner: `probe.requests` requests (0.1 s apart), every one meeting the expectation, and the p95
+    latency within its limit."""
+
+    def check(probe: Probe) -> Check:
+        started = time.monotonic()
+        stats = http_checks.measure(probe.url, probe.expectation, probe.requests, 0.1, session)
+        problems = http_checks.violations(stats, 0.0, probe.expectation.max_latency_ms)
+        return Check(
+            probe.name,
+            not problems,
+            f"{stats.total - stats.errors}/{stats.total} ok, p95 {stats.p95_ms:.0f} ms",
+            probe.wants(),
+            "; ".join(problems),
+            time.monotonic() - started,
+        )
+
+    return check
+
+
+class Reader:
+    """Reads pods and workloads of one namespace; every failure becomes a one-line PluginError/AuthError."""
+
+    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+        self.api, self.namespace = api, namespace
+        self.core, self.apps, self.batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
+        self.timeout = float(getattr(api, "shipline_timeout", 30.0))
+
+    def _raw(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Obj:
+        try:
+            resp = fn(*args, _preload_content=False, _request_timeout=self.timeout, **kwargs)
+            result: Obj = json.loads(resp.data)
+            return result
+        except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
+            raise explain(e, str(getattr(self.api, "shipline_server", "the API server"))) from None
+
+    def list_pods(self, label_selector: str | None = None, field_selector: str | None = None) -> Obj:
+        kwargs = {k: v for k, v in (("label_selector", label_selector), ("field_selector", field_selector)) if v}
+        return self._raw(self.core.list_namespaced_pod, self.namespace, **kwargs)
+
+    def read(self, key: Key) -> Obj:
+        kind, name = key
+        if kind in _APPS:
+            return self._raw(getattr(self.apps, f"read_namespaced_{_APPS[kind]}"), name, self.namespace)
+        if kind == "Job":
+            return self._raw(self.batch.read_namespaced_job, name, self.namespace)
+        if kind == "ReplicationController":
+            return self._raw(self.core.read_namespaced_replication_controller, name, self.namespace)
+        raise PluginError(f"cannot read a {kind}")
+
+    def owners(self, pods: list[Obj]) -> dict[Key, Obj]:
+        """Every controller the pods point at, and their own controllers (ReplicaSet -> Deployment)."""
+        found: dict[Key, Obj] = {}
+        todo = [k for k in (controller_of(p) for p in pods) if k is not None]
+        while todo:
+            key = todo.pop()
+            if key in found or not _readable(key[0]):
+                continue
+            found[key] = self.read(key)
+            parent = controller_of(found[key])
+            if parent is not None:
+                todo.append(parent)
+        return found
+
+    def watch(self, fn: Callable[..., Any], version: str, deadline: float, **selector: Any) -> Iterator[Obj]:
+        """Watch events from `version` until `deadline` (resuming when the server closes a window)."""
+        while (remaining := deadline - time.monotonic()) > 0:
+            window = max(1, min(WATCH_WINDOW, int(remaining + 0.999)))
+            try:
+                resp = fn(
+                    self.namespace,
+                    watch=True,
+                    resource_version=version,
+                    allow_watch_bookmarks=True,
+                    timeout_seconds=window,
+                    _preload_content=False,
+                    _request_timeout=(10, window + 10),
+                    **selector,
+                )
+            except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
+                raise explain(e, str(getattr(self.api, "shipline_server", "the API server"))) from None
+            try:
+                for line in iter_resp_lines(resp):
+                    event = json.loads(line)
+                    obj = event.get("object") or {}
+                    if event.get("type") == "ERROR":
+                        raise _Expired(str(obj.get("message") or "watch error"))
+                    version = (obj.get("metadata") or {}).get("resourceVersion") or version
+                    if event.get("type") != "BOOKMARK":
+                        yield event
+                    if time.monotonic() >= deadline:
+                        return
+            except (urllib3.exceptions.HTTPError, OSError):
+                pass  # the connection dropped; watch again from the last version seen
+            finally:
+                resp.close()
+                resp.release_conn()
+
+    # -- recovery ------------------------------------------------------------------------------------------
+
+    def wait_for_recovery(
+        self, workloads: Mapping[Key, Obj], owners: Mapping[Key, Obj], killed: set[str], started: float, timeout: float
+    ) -> Recovery:
+        """Wait until every workload in `workloads` has all its pods Ready (the killed ones not counted) and
+        reports itself fully available. `started` is the monotonic time of the first kill."""
+        deadline = started + timeout
+        targets = {k: v for k, v in workloads.items() if desired_pods(k, v) is not None}
+        owner_of = _owner_map(owners)
+        pods = _PodState(owner_of, killed)
+        listed = self.list_pods()
+        pods.sync(listed.get("items") or [])
+        done_at = time.monotonic() if pods.complete(targets) else None
+        if done_at is None:
+            try:
+                for event in self.watch(self.core.list_namespaced_pod, listed["metadata"]["resourceVersion"], deadline):
+                    pods.apply(event)
+                    if pods.complete(targets):
+                        done_at = time.monotonic()
+                        break
+            except _Expired:
+                pods.sync(self.list_pods().get("items") or [])
+                done_at = time.monotonic() if pods.complete(targets) else None
+        if done_at is None:
+            return Recovery(False, time.monotonic() - started, pods.missing(targets))
+        # The pods are back; now each workload's status must say so too (the controllers may lag a moment).
+        for key in sorted(targets):
+            at = self._wait_available(key, deadline)
+            if at is None:
+                current = self.read(key)
+                verdict = availability(key[0], current)
+                return Recovery(False, time.monotonic() - started, (f"{show(key)}: {verdict.message}",))
+            done_at = max(done_at, at)
+        return Recovery(True, done_at - started, ())
+
+    def _wait_available(self, key: Key, deadline: float) -> float | None:
+        kind, name = key
+        current = self.read(key)
+        if availability(kind, current).ok:
+            return 0.0
+        fn = getattr(self.apps, f"list_namespaced_{_APPS[kind]}") if kind in _APPS else None
+        if fn is None:
+            return None
+        version = current["metadata"]["resourceVersion"]
+        try:
+            for event in self.watch(fn, version, deadline, field_selector=f"metadata.name={name}"):
+                if event.get("type") != "DELETED" and availability(kind, event["object"]).ok:
+                    return time.monotonic()
+        except _Expired:
+            return time.monotonic() if availability(kind, self.read(key)).ok else None
+        return None
+
+
+class _Expired(Exception):
+    """The watch's resourceVersion expired (410) or the server reported an error: read afresh."""
+
+
+def _readable(kind: str) -> bool:
+    return kind in _APPS or kind in ("Job", "ReplicationController")
+
+
+def _owner_map(owners: Mapping[Key, Obj]) -> dict[Key, Key]:
+    """Direct controller -> top-level workload (a ReplicaSet -> its Deployment; others -> themselves)."""
+    result = {}
+    for key, obj in owners.items():
+        parent = controller_of(obj)
+        result[key] = parent if parent is not None and parent in owners else key
+    return result
+
+
+class _PodState:
+    """The latest copy of every pod in the namespace, counted per top-level workload."""
+
+    def __init__(self, owner_of: Mapping[Key, Key], killed: set[str]) -> None:
+        self.owner_of, self.killed = owner_of, killed
+        self.pods: dict[str, Obj] = {}
+
+    def sync(self, items: list[Obj]) -> None:
+        self.pods = {p["metadata"]["uid"]: p for p in items}
+
+    def apply(self, event: Mapping[str, Any]) -> None:
+        obj = event["object"]
+        uid = obj["metadata"]["uid"]
+        if event["type"] == "DELETED":
+            self.pods.pop(uid, None)
+        else:
+            self.pods[uid] = obj
+
+    def of(self, workload: Key) -> list[Obj]:
+        return [
+            p
+            for uid, p in self.pods.items()
+            if uid not in self.killed
+            and not p["metadata"].get("deletionTimestamp")
+            and (owner := controller_of(p)) is not None
+            and self.owner_of.get(owner) == workload
+        ]
+
+    def complete(self, targets: Mapping[Key, Obj]) -> bool:
+        return all(
+            sum(rollout.is_ready(p) for p in self.of(key)) >= (desired_pods(key, obj) or 0)
+            for key, obj in targets.items()
+        )
+
+    def missing(self, targets: Mapping[Key, Obj]) -> tuple[str, ...]:
+        result = []
+        for key, obj in sorted(targets.items()):
+            pods = sorted(self.of(key), key=lambda p: p["metadata"]["name"])
+            ready = sum(rollout.is_ready(p) for p in pods)
+            desired = desired_pods(key, obj) or 0
+            if ready >= desired:
+                continue
+            unready = [
+                f"{p['metadata']['name']} ({rollout.not_ready_reason(p)})" for p in pods if not rollout.is_ready(p)
+            ]
+            text = f"{show(key)}: {ready} of {desired} pods Ready"
+            if unready:
+                text += "; not Ready: " + ", ".join(unready)
+            result.append(text)
+        return tuple(result)
+
+
+# -- pure rules --------------------------------------------------------------------------------------------
+
+
+def desired_pods(key: Key, obj: Mapping[str, Any]) -> int | None:
+    """How many Ready pods a workload wants; None for kinds without that notion (Jobs)."""
+    kind = key[0]
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if kind in ("Deployment", "ReplicaSet", "StatefulSet", "ReplicationController"):
+        return int(spec.get("replicas", 1))
+    if kind == "DaemonSet":
+        return int(status.get("desiredNumberScheduled") or 0)
+    return None
+
+
+def availability(kind: str, obj: Mapping[str, Any]) -> Availability:
+    """Is the workload fully available? Deployments by kubectl's rollout rules; the others by their counts."""
+    name = (obj.get("metadata") or {}).get("name", "")
+    if kind == "Deployment":
+        verdict = rollout.rollout_status(obj)
+        return Availability(verdict.done, verdict.message)
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if kind == "DaemonSet":
+        want, have = int(status.get("desiredNumberScheduled") or 0), int(status.get("numberAvailable") or 0)
+    elif kind == "Job":
+        return Availability(True, f"job {name}: not checked (a Job has no availability)")
+    else:
+        want, have = int(spec.get("replicas", 1)), int(status.get("availableReplicas") or 0)
+    label = f"{kind.lower()} {name}"
+    if have >= want:
+        return Availability(True, f"{label}: {have} of {want} available")
+    return Availability(False, f"{label}: {have} of {want} available")
