@@ -79,6 +79,7 @@ CHAOS: tuple[Setting, ...] = (
     Setting(
         "probe_urls",
         "list",
+        (),
         doc="HTTP URLs that must answer as expected before the experiment and after every round",
     ),
     Setting("probe_status", "int", 200, "The status each probe must answer (0: any status below 400)", minimum=0),

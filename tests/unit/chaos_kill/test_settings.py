@@ -1,0 +1,183 @@
+"""Bad inputs: each one exits 2 with one line naming the setting, before any API call (the server given here
+does not exist, so any call would end in exit 1 instead)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from plugins.chaos_kill.__main__ import main
+from plugins.chaos_kill.plan import build_plan, describe_plan
+from plugins.chaos_kill.settings import DECLARATION
+
+UNREACHABLE = {
+    "PLUGIN_KUBERNETES_SERVER": "http://127.0.0.1:9",
+    "PLUGIN_KUBERNETES_TOKEN": "s3cr3t-token-value",
+}
+GOOD = {"PLUGIN_NAMESPACE": "shop", "PLUGIN_LABEL_SELECTOR": "app=web", **UNREACHABLE}
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(("PLUGIN_", "KUBERNETES_", "DRONE_", "CI_")):
+            monkeypatch.delenv(name)
+
+
+@pytest.mark.parametrize(
+    ("env", "setting", "words"),
+    [
+        pytest.param({"PLUGIN_NAMESPACE": "kube-system"}, "PLUGIN_NAMESPACE", "is protected", id="kube-system"),
+        pytest.param({"PLUGIN_NAMESPACE": "kube-node-lease"}, "PLUGIN_NAMESPACE", "is protected", id="kube-node-lease"),
+        pytest.param(
+            {"PLUGIN_NAMESPACE": "prod", "PLUGIN_PROTECTED_NAMESPACES": "prod,kube-system"},
+            "PLUGIN_NAMESPACE",
+            "is protected",
+            id="custom-protected",
+        ),
+        pytest.param({"PLUGIN_NAMESPACE": ""}, "PLUGIN_NAMESPACE", "is required", id="no-namespace"),
+        pytest.param({"PLUGIN_LABEL_SELECTOR": ""}, "PLUGIN_LABEL_SELECTOR", "is required", id="empty-selector"),
+        pytest.param({"PLUGIN_LABEL_SELECTOR": "   "}, "PLUGIN_LABEL_SELECTOR", "is required", id="blank-selector"),
+        pytest.param({"PLUGIN_LABEL_SELECTOR": "app=web,"}, "PLUGIN_LABEL_SELECTOR", "empty term", id="empty-term"),
+        pytest.param({"PLUGIN_MODE": "half"}, "PLUGIN_MODE", "is not one of", id="unknown-mode"),
+        pytest.param({"PLUGIN_MODE": "percent", "PLUGIN_VALUE": "0"}, "PLUGIN_VALUE", "not a percentage", id="pct-0"),
+        pytest.param(
+            {"PLUGIN_MODE": "percent", "PLUGIN_VALUE": "150"}, "PLUGIN_VALUE", "not a percentage", id="pct-150"
+        ),
+        pytest.param({"PLUGIN_MODE": "percent"}, "PLUGIN_VALUE", "is required with mode percent", id="pct-no-value"),
+        pytest.param({"PLUGIN_MODE": "fixed", "PLUGIN_VALUE": "-1"}, "PLUGIN_VALUE", "not a pod count", id="fixed-neg"),
+        pytest.param({"PLUGIN_MODE": "fixed", "PLUGIN_VALUE": "0"}, "PLUGIN_VALUE", "not a pod count", id="fixed-0"),
+        pytest.param(
+            {"PLUGIN_MODE": "fixed", "PLUGIN_VALUE": "1.5"}, "PLUGIN_VALUE", "not a pod count", id="fixed-fraction"
+        ),
+        pytest.param({"PLUGIN_MODE": "fixed", "PLUGIN_VALUE": "two"}, "PLUGIN_VALUE", "not a number", id="fixed-text"),
+        pytest.param({"PLUGIN_MODE": "one", "PLUGIN_VALUE": "2"}, "PLUGIN_VALUE", "not used with mode one", id="one+v"),
+        pytest.param({"PLUGIN_MODE": "all", "PLUGIN_VALUE": "2"}, "PLUGIN_VALUE", "not used with mode all", id="all+v"),
+        pytest.param({"PLUGIN_NAME_PATTERN": "web-("}, "PLUGIN_NAME_PATTERN", "not a valid regex", id="bad-regex"),
+        pytest.param(
+            {"PLUGIN_RECOVERY_TIMEOUT": "soon"}, "PLUGIN_RECOVERY_TIMEOUT", "is not a duration", id="bad-duration"
+        ),
+        pytest.param({"PLUGIN_INTERVAL": "5 minutes"}, "PLUGIN_INTERVAL", "is not a duration", id="bad-interval"),
+        pytest.param({"PLUGIN_ROUNDS": "0"}, "PLUGIN_ROUNDS", "below the minimum", id="rounds-0"),
+        pytest.param({"PLUGIN_MAX_KILL": "0"}, "PLUGIN_MAX_KILL", "below the minimum", id="max-kill-0"),
+        pytest.param({"PLUGIN_MIN_AVAILABLE": "-1"}, "PLUGIN_MIN_AVAILABLE", "below the minimum", id="min-avail-neg"),
+        pytest.param({"PLUGIN_GRACE_PERIOD": "-5"}, "PLUGIN_GRACE_PERIOD", "below the minimum", id="grace-neg"),
+        pytest.param(
+            {"PLUGIN_FORCE": "true", "PLUGIN_GRACE_PERIOD": "30"}, "PLUGIN_FORCE", "contradicts", id="force+grace"
+        ),
+        pytest.param({"PLUGIN_DRY_RUN": "maybe"}, "PLUGIN_DRY_RUN", "is not a boolean", id="bad-bool"),
+        pytest.param(
+            {"PLUGIN_REQUIRE_LABEL": "chaos enabled"}, "PLUGIN_REQUIRE_LABEL", "not a label", id="bad-require-label"
+        ),
+        pytest.param({"PLUGIN_PROBE_URLS": "localhost:8080/"}, "PLUGIN_PROBE_URLS", "not an http(s) URL", id="probe"),
+        pytest.param({"PLUGIN_PROBE_BODY": "ok("}, "PLUGIN_PROBE_BODY", "not a valid regex", id="probe-body"),
+        pytest.param(
+            {"PLUGIN_CHAOSTOOLKIT_EXPERIMENT": "/nonexistent/experiment.json"},
+            "PLUGIN_CHAOSTOOLKIT_EXPERIMENT",
+            "cannot read",
+            id="experiment-missing",
+        ),
+        pytest.param(
+            {"PLUGIN_KUBERNETES_SERVER": "", "PLUGIN_KUBERNETES_TOKEN": ""},
+            "PLUGIN_KUBERNETES_SERVER",
+            "no cluster access",
+            id="no-cluster",
+        ),
+    ],
+)
+def test_bad_input_exits_2_before_any_api_call(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str], setting: str, words: str
+) -> None:
+    for name, value in {**GOOD, **env}.items():
+        monkeypatch.setenv(name, value)
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    last = out.strip().splitlines()[-1]
+    assert setting in last and words in last, out
+    assert "cannot reach" not in out  # no API call was attempted
+    assert "s3cr3t-token-value" not in out
+
+
+@pytest.mark.parametrize(
+    ("doc", "words"),
+    [
+        pytest.param("not json", "is not JSON", id="not-json"),
+        pytest.param("[]", "not a JSON object", id="not-object"),
+        pytest.param("{}", "no steady-state-hypothesis", id="no-hypothesis"),
+        pytest.param(
+            {"steady-state-hypothesis": {"probes": [{"name": "p", "provider": {"type": "http"}}]}},
+            'probe "p"',
+            id="no-url",
+        ),
+        pytest.param(
+            {
+                "steady-state-hypothesis": {
+                    "probes": [
+                        {
+                            "name": "p",
+                            "tolerance": {"type": "jsonpath"},
+                            "provider": {"type": "http", "url": "http://x/"},
+                        }
+                    ]
+                }
+            },
+            "is not supported",
+            id="unsupported-tolerance",
+        ),
+        pytest.param(
+            {"steady-state-hypothesis": {"probes": [{"name": "p", "provider": {"type": "http", "url": "${base}/x"}}]}},
+            "${base} is not a string in configuration",
+            id="unknown-variable",
+        ),
+    ],
+)
+def test_bad_experiment_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, doc: object, words: str
+) -> None:
+    path = tmp_path / "experiment.json"
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    for name, value in {**GOOD, "PLUGIN_CHAOSTOOLKIT_EXPERIMENT": str(path)}.items():
+        monkeypatch.setenv(name, value)
+    assert main([]) == 2
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "PLUGIN_CHAOSTOOLKIT_EXPERIMENT" in last and words in last
+
+
+def test_plan_from_settings() -> None:
+    values = DECLARATION.load(
+        {
+            **GOOD,
+            "PLUGIN_MODE": "percent",
+            "PLUGIN_VALUE": "50",
+            "PLUGIN_REQUIRE_LABEL": "shipline.io/chaos=enabled",
+            "PLUGIN_FORCE": "yes",
+            "PLUGIN_RESPECT_PDB": "false",
+            "PLUGIN_PROBE_URLS": "http://a/healthz",
+            "PLUGIN_PROBE_STATUS": "0",
+            "PLUGIN_PROBE_MAX_LATENCY": "250ms",
+            "PLUGIN_RANDOM_SEED": "42",
+        }
+    )
+    plan = build_plan(values)
+    assert plan.criteria.require_label == ("shipline.io/chaos", "enabled")
+    assert (plan.count.mode, plan.count.value) == ("percent", 50)
+    assert (plan.kill.eviction, plan.kill.grace_period) == (False, 0)
+    (probe,) = plan.probes
+    assert (probe.url, probe.expectation.status, probe.expectation.max_latency_ms) == ("http://a/healthz", None, 250)
+    text = "\n".join(describe_plan(plan))
+    assert "50% of the eligible pods" in text and "random seed '42'" in text and "delete pods, grace 0s" in text
+
+
+def test_seeded_rng_is_reproducible() -> None:
+    plan = build_plan(DECLARATION.load({**GOOD, "PLUGIN_RANDOM_SEED": "build-7"}))
+    assert plan.rng().random() == plan.rng().random()
+
+
+def test_require_label_key_only_and_defaults() -> None:
+    plan = build_plan(DECLARATION.load({**GOOD, "PLUGIN_REQUIRE_LABEL": "chaos"}))
+    assert plan.criteria.require_label == ("chaos", None)
+    assert plan.kill.eviction is True and plan.kill.grace_period is None
+    assert plan.count.min_available == 0 and plan.rounds == 1
