@@ -39,5 +39,13 @@ lint: venv
 docs: venv
 	$(PY) -m shared.docs
 
+# The four plugin images on the local base image (nothing is pulled), each with its size.
+images: venv up
+	scripts/images.sh
+
+# The seed's pipeline end to end through the four plugin images against the local stack (see demo/).
+demo: venv up images
+	$(PY) -m demo
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

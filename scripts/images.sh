@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Builds shipline's four plugin images (what `make images` runs) and prints each image's size.
+#
+#   scripts/images.sh                  the local base (stack/base-image.sh), the build context, the four images
+#   scripts/images.sh chaos-kill ...   only these images
+#   scripts/images.sh --context-only   only the build context: build/wheels (shipline and its dependencies as
+#                                      wheels, plus pip's own) and build/helm/helm
+#
+# Nothing can be pulled and pip inside a container cannot reach PyPI here, so the wheelhouse is made on the host
+# (with the project's venv) and the images install from it with --no-index. The images are tagged
+# shipline/<plugin>:<version from pyproject.toml>.
+#
+# Environment: DOCKER_HOST and HELM_BIN (default: from .stack/env, written by `make up`); BASE_IMAGE (default:
+# shipline/python-base:bookworm, made by stack/base-image.sh when missing; set it to python:3.11-slim where the
+# official image can be pulled).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PLUGINS=(docker-publish-tagger kubectl-helm-deploy deployment-verify chaos-kill)
+LOCAL_BASE=shipline/python-base:bookworm
+
+log() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf '[images] FAILED: %s\n' "$*" >&2; exit 1; }
+
+if [ -f .stack/env ]; then
+  # Only what this script needs, without exporting the stack's secrets to every child.
+  eval "$(grep -E '^(DOCKER_HOST|HELM_BIN)=' .stack/env | sed 's/^/stack_/')"
+  DOCKER_HOST=${DOCKER_HOST:-${stack_DOCKER_HOST:-}}
+  HELM_BIN=${HELM_BIN:-${stack_HELM_BIN:-}}
+fi
+[ -n "${DOCKER_HOST:-}" ] && export DOCKER_HOST
+PY=${PY:-$ROOT/.venv/bin/python}
+[ -x "$PY" ] || die "no project venv at $PY (run make venv)"
+VERSION=$("$PY" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')
+
+context_only=
+selected=()
+for arg in "$@"; do
+  case $arg in
+    --context-only) context_only=1 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) [[ " ${PLUGINS[*]} " == *" $arg "* ]] || die "unknown image '$arg' (one of: ${PLUGINS[*]})"; selected+=("$arg") ;;
+  esac
+done
+[ ${#selected[@]} -gt 0 ] || selected=("${PLUGINS[@]}")
+
+# --- build context: wheelhouse and helm ------------------------------------------------------------------------
+make_context() {
+  local wheels=$ROOT/build/wheels
+  mkdir -p "$wheels" "$ROOT/build/helm"
+  # setuptools builds in build/lib: a module deleted from the tree would otherwise linger in the wheel.
+  rm -rf "$ROOT"/build/lib "$ROOT"/build/bdist.* "$wheels"/shipline-*.whl
+  log "wheelhouse: shipline and its dependencies into build/wheels"
+  "$PY" -m pip wheel --quiet --disable-pip-version-check -w "$wheels" "$ROOT" >&2 \
+    || die "pip wheel of the project failed"
+  if ! ls "$wheels"/pip-*.whl >/dev/null 2>&1; then
+    "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: -d "$wheels" pip >&2 \
+      || die "pip download pip failed"
+  fi
+  local pips; pips=$(find "$wheels" -name 'pip-*.whl' | sort -V)
+  # Exactly one pip wheel: the Dockerfiles run pip from /wheels/pip-*.whl.
+  [ "$(printf '%s\n' "$pips" | wc -l)" -eq 1 ] || printf '%s\n' "$pips" | head -n -1 | xargs rm -f
+  # Helm 3 for kubectl-helm-deploy's image (a static Go binary).
+  local helm=${HELM_BIN:-}
+  [ -n "$helm" ] || { helm=$(command -v helm || true); }
+  [ -x "$helm" ] || die "no helm binary: set HELM_BIN or run make up (it builds helm into the cache)"
+  cmp -s "$helm" "$ROOT/build/helm/helm" || install -m 0755 "$helm" "$ROOT/build/helm/helm"
+}
+make_context
+[ -z "$context_only" ] || { log "build context ready: build/wheels, build/helm/helm"; exit 0; }
+
+# --- base image --------------------------------------------------------------------------------------------------
+docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || die "no Docker engine answers (DOCKER_HOST=${DOCKER_HOST:-unset}); run make up"
+BASE_IMAGE=${BASE_IMAGE:-$LOCAL_BASE}
+if [ "$BASE_IMAGE" = "$LOCAL_BASE" ] && ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+  [ -x stack/base-image.sh ] || die "$BASE_IMAGE is missing and stack/base-image.sh is not there to make it"
+  log "base: making $BASE_IMAGE (stack/base-image.sh)"
+  stack/base-image.sh >&2 || die "stack/base-image.sh failed"
+fi
+docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || die "base image $BASE_IMAGE is not on the engine"
+
+# --- the images --------------------------------------------------------------------------------------------------
+revision=$(git rev-parse HEAD 2>/dev/null || true)
+created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+source_url=$(git config --get remote.origin.url 2>/dev/null || true)
+for plugin in "${selected[@]}"; do
+  image=shipline/$plugin:$VERSION
+  log "building $image on $BASE_IMAGE"
+  # --network none: the builds need nothing from outside (the wheelhouse is in the context).
+  docker build --quiet --network none -f "Dockerfile.$plugin" -t "$image" \
+    --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "VERSION=$VERSION" --build-arg "REVISION=$revision" \
+    --build-arg "CREATED=$created" --build-arg "SOURCE=$source_url" . >/dev/null \
+    || die "docker build -f Dockerfile.$plugin failed"
+done
+
+printf '%-45s %10s\n' IMAGE SIZE
+for plugin in "${selected[@]}"; do
+  image=shipline/$plugin:$VERSION
+  size=$(docker image inspect --format '{{.Size}}' "$image")
+  awk -v i="$image" -v s="$size" 'BEGIN { printf "%-45s %7.1f MB\n", i, s / 1e6 }'
+done
