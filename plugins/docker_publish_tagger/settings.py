@@ -37,7 +37,12 @@ IMAGE: tuple[Setting, ...] = (
 )
 
 BUILD: tuple[Setting, ...] = (
-    Setting("dockerfile", "path", Path("Dockerfile"), "Dockerfile, relative to the working directory"),
+    Setting(
+        "dockerfile",
+        "path",
+        Path("Dockerfile"),
+        "Dockerfile, relative to the working directory (unset: the Dockerfile in context)",
+    ),
     Setting("context", "path", Path("."), "Build context directory"),
     Setting("target", default="", doc="Multi-stage target to build (default: the last stage)"),
     Setting("build_args", "map", {}, "Build arguments (map, or list of key=value)"),
