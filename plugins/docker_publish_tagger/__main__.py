@@ -27,6 +27,7 @@ def execute(values: Values, log: Log) -> int:
     log.mask(*(plan.build.build_args[name] for name in plan.build.secret_args))
     check_sources(plan.build)
     auth = registry_auth(values, plan.destination.registry)
+    log.mask(auth["password"] if auth else None)  # a password read out of docker_config is a secret of its own
     log.heading("plan")
     for warning in plan.warnings:
         log.warn(warning)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -220,3 +221,12 @@ def test_woodpecker_latest_and_secret_build_args(
     assert "tok-secret-value-123" not in run.out
     assert "NPM_TOKEN_VALUE=******" in run.out
     assert "latest is pushed too" in run.out
+
+
+def test_docker_config_credentials(plugin, registry: Registry, repo: str) -> None:
+    auth = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
+    config = json.dumps({"auths": {registry.host: {"auth": auth}}})
+    run = plugin({"PLUGIN_USERNAME": "", "PLUGIN_PASSWORD": "", "PLUGIN_DOCKER_CONFIG": config}, build_number="2")
+    assert run.code == 0, run.out
+    assert registry_tags(registry, repo) == ["c0ffee012345-2"]
+    assert auth not in run.out
