@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the local stack's Kubernetes binaries (kube-apiserver, kube-controller-manager, kube-scheduler),
-# etcd, kwok, kwokctl and helm from the Go module proxy into a per-version cache outside the repository.
+# kubectl, etcd, kwok, kwokctl and helm from the Go module proxy into a per-version cache outside the repository.
 # Each component is skipped when its cached binaries exist. Prints the bin directory of each on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,17 +27,39 @@ for mod in sorted(set(re.findall(r'^\s*(?:replace\s+)?(\S+)\s*=>\s*' + re.escape
 PY
 }
 
+# kube_wrapper DIR: the throwaway wrapper module for k8s.io/kubernetes $KUBE_VERSION (replaces -> published staging modules).
+kube_wrapper() {
+  local w=$1
+  wrapper_gomod k8s.io/kubernetes "$KUBE_VERSION" ./staging "v0.${KUBE_VERSION#v1.}" > "$w/go.mod"
+  (cd "$w" && "$GO" get k8s.io/kubernetes/cmd/kube-apiserver@"$KUBE_VERSION" >&2)
+}
+
+# build_k8s OUT PKG...: builds Kubernetes commands, version-stamped (kwokctl runs each with --version to pick flags).
+build_k8s() {
+  local out=$1; shift
+  local w; w=$(mktemp -d); mkdir -p "$out.tmp"
+  local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
+  kube_wrapper "$w"
+  (cd "$w" &&
+    "$GO" build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
+      -o "$out.tmp/" "$@" >&2)
+  rm -rf "$w" "$out"; mv "$out.tmp" "$out"; echo "$out"
+}
+
 build_kube() {
   local out=$cache/bin/kube-$KUBE_VERSION
   if [ -x "$out/kube-scheduler" ]; then echo "$out"; return; fi
   log "building Kubernetes $KUBE_VERSION (cold: 10-20 minutes on 2 cores)"
-  local w; w=$(mktemp -d); mkdir -p "$out.tmp"
-  local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
-  wrapper_gomod k8s.io/kubernetes "$KUBE_VERSION" ./staging "v0.${KUBE_VERSION#v1.}" > "$w/go.mod"
-  (cd "$w" && "$GO" get k8s.io/kubernetes/cmd/kube-apiserver@"$KUBE_VERSION" >&2 &&
-    "$GO" build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
-      -o "$out.tmp/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler >&2)
-  rm -rf "$w" "$out"; mv "$out.tmp" "$out"; echo "$out"
+  build_k8s "$out" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+}
+
+# kubectl of the same version: kwokctl needs one on PATH (or downloads it), and a distro/SDK kubectl may be
+# missing or several minors away from the server. Warm after build_kube: it shares the Go build cache.
+build_kubectl() {
+  local out=$cache/bin/kubectl-$KUBE_VERSION
+  if [ -x "$out/kubectl" ]; then echo "$out"; return; fi
+  log "building kubectl $KUBE_VERSION"
+  build_k8s "$out" k8s.io/kubernetes/cmd/kubectl
 }
 
 build_etcd() {
@@ -52,25 +74,38 @@ build_etcd() {
   rm -rf "$w" "$out"; mv "$out.tmp" "$out"; echo "$out"
 }
 
-build_go_install() {  # name version pkg...
-  local name=$1 version=$2; shift 2
+build_go_install() {  # name version ldflags pkg...
+  local name=$1 version=$2 ldflags=$3; shift 3
   local out=$cache/bin/$name-$version
   if [ -d "$out" ]; then echo "$out"; return; fi
   log "building $name $version"
-  mkdir -p "$out.tmp"
+  rm -rf "$out.tmp"; mkdir -p "$out.tmp"
   local pkgs=(); for p in "$@"; do pkgs+=("$p@$version"); done
-  GOBIN="$out.tmp" GOFLAGS= "$GO" install -trimpath -ldflags "-s -w" "${pkgs[@]}" >&2
+  GOBIN="$out.tmp" GOFLAGS= "$GO" install -trimpath -ldflags "-s -w $ldflags" "${pkgs[@]}" >&2
   rm -rf "$out"; mv "$out.tmp" "$out"; echo "$out"
 }
+build_kwok() { build_go_install kwok "$KWOK_VERSION" "" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl; }
+# helm's own Makefile stamps the version; `go install` alone would report the major.minor default ("v3.22").
+build_helm() {
+  local out=$cache/bin/helm-$HELM_VERSION
+  if [ -x "$out/helm" ] && [ "$("$out/helm" version --template '{{.Version}}' 2>/dev/null)" != "$HELM_VERSION" ]; then
+    log "helm in $out is not stamped $HELM_VERSION: rebuilding"; rm -rf "$out"
+  fi
+  build_go_install helm "$HELM_VERSION" "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm.sh/helm/v3/cmd/helm
+}
+
+# One build at a time per cache (make up / make test may run concurrently): later callers wait, then find the cache.
+mkdir -p "$cache/bin"
+exec 9>"$cache/bin/.build.lock"
+if ! flock -n 9; then log "another build-bins.sh is running; waiting for it"; flock 9; fi
 
 what=${1:-all}
 case $what in
   kube) build_kube ;;
+  kubectl) build_kubectl ;;
   etcd) build_etcd ;;
-  kwok) build_go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl ;;
-  helm) build_go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
-  all) build_go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
-       build_go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm
-       build_etcd; build_kube ;;
-  *) echo "usage: $0 [all|kube|etcd|kwok|helm]" >&2; exit 2 ;;
+  kwok) build_kwok ;;
+  helm) build_helm ;;
+  all) build_kwok; build_helm; build_etcd; build_kube; build_kubectl ;;
+  *) echo "usage: $0 [all|kube|kubectl|etcd|kwok|helm]" >&2; exit 2 ;;
 esac
