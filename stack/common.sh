@@ -1,0 +1,71 @@
+# Sourced by stack/up.sh, stack/down.sh and stack/base-image.sh: paths, versions and small helpers.
+# All state lives under $STACK_STATE (default <repo>/.stack, git-ignored); binaries live in the cache
+# ($SHIPLINE_CACHE, default ~/.cache/shipline) built by stack/build-bins.sh.
+set -euo pipefail
+
+STACK_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$STACK_SRC/.." && pwd)
+STACK_STATE=${SHIPLINE_STACK_DIR:-$REPO_ROOT/.stack}
+# shellcheck source=versions.env
+. "$STACK_SRC/versions.env"
+CACHE=${SHIPLINE_CACHE:-$HOME/.cache/shipline}
+KUBE_BIN=$CACHE/bin/kube-$KUBE_VERSION
+KUBECTL_BIN=$CACHE/bin/kubectl-$KUBE_VERSION
+ETCD_BIN=$CACHE/bin/etcd-$ETCD_VERSION
+KWOK_BIN=$CACHE/bin/kwok-$KWOK_VERSION
+HELM_BIN=$CACHE/bin/helm-$HELM_VERSION/helm
+CLUSTER_NAME=shipline
+
+DOCKER_DIR=$STACK_STATE/docker
+REGISTRY_DIR=$STACK_STATE/registry
+KWOK_DIR=$STACK_STATE/kwok
+KUBE_DIR=$STACK_STATE/kube
+ENV_FILE=$STACK_STATE/env
+
+log() { printf '[stack %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf '[stack] FAILED: %s\n' "$*" >&2; exit 1; }
+
+# pid_alive PIDFILE COMM: the pid in PIDFILE is a running process named COMM (so a recycled pid is never ours).
+pid_alive() {
+  [ -s "$1" ] || return 1
+  local pid; pid=$(cat "$1")
+  kill -0 "$pid" 2>/dev/null && [ "$(ps -o comm= -p "$pid" 2>/dev/null)" = "$2" ]
+}
+
+# stop_pid PIDFILE COMM: TERM, wait up to 20 s, then KILL; removes the pidfile.
+stop_pid() {
+  local pidfile=$1 name=$2 pid i
+  if pid_alive "$pidfile" "$name"; then
+    pid=$(cat "$pidfile")
+    log "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    if kill -0 "$pid" 2>/dev/null; then log "$name did not stop on TERM: KILL"; kill -KILL "$pid" 2>/dev/null || true; sleep 0.5; fi
+  fi
+  rm -f "$pidfile"
+}
+
+# port_free PORT: nothing listens on 127.0.0.1:PORT.
+port_free() { python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# docker_answers DOCKER_HOST: a Docker engine answers there.
+docker_answers() {
+  local host=$1
+  case $host in
+    unix://*) curl -sf --max-time 5 --unix-socket "${host#unix://}" http://docker/_ping >/dev/null 2>&1 ;;
+    *) DOCKER_HOST=$host timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ;;
+  esac
+}
+
+# The admin kubectl of the stack (version-matched, built into the cache).
+kubectl_admin() { "$KUBECTL_BIN/kubectl" --kubeconfig "$KWOK_DIR/clusters/$CLUSTER_NAME/kubeconfig.yaml" "$@"; }
+
+# kwokctl with the stack's work dir, the stack's kubectl first on PATH, and no way to download anything:
+# every proxy variable points at a closed port (loopback, i.e. the cluster itself, is never proxied).
+kwokctl_stack() {
+  env KWOK_WORKDIR="$KWOK_DIR" KWOK_KUBE_VERSION="$KUBE_VERSION" PATH="$KUBECTL_BIN:$PATH" \
+    HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 \
+    NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost \
+    "$KWOK_BIN/kwokctl" "$@"
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Stops everything stack/up.sh started: the kwok cluster (all its processes, its work dir), the registry, and
+# dockerd if (and only if) the stack started it. Safe to run twice. Keeps the registry's data and password, the
+# Docker data root (images) and the binary cache, so the next `up` is quick.
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
+
+[ -d "$STACK_STATE" ] || { log "nothing to stop ($STACK_STATE does not exist)"; exit 0; }
+rm -f "$ENV_FILE"
+
+# Kubernetes (kwokctl stops etcd, kube-*, kwok-controller and removes the cluster's work dir)
+cluster_dir=$KWOK_DIR/clusters/$CLUSTER_NAME
+if [ -d "$cluster_dir" ]; then
+  log "kubernetes: deleting kwok cluster '$CLUSTER_NAME'"
+  if [ -x "$KWOK_BIN/kwokctl" ]; then
+    kwokctl_stack delete cluster --name "$CLUSTER_NAME" --kubeconfig "$KWOK_DIR/contexts.kubeconfig" >"$KWOK_DIR/delete.log" 2>&1 \
+      || log "kwokctl delete cluster failed ($(tail -1 "$KWOK_DIR/delete.log")); killing what is left"
+  fi
+  # Whatever kwokctl could not stop: processes whose pidfile lives in the cluster's work dir.
+  for pidfile in "$cluster_dir"/pids/*.pid; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile"); kill -0 "$pid" 2>/dev/null || continue
+    case $(ps -o args= -p "$pid") in *"$cluster_dir"*) log "killing leftover $(basename "$pidfile" .pid) ($pid)"; kill -TERM "$pid" ;; esac
+  done
+  rm -rf "$cluster_dir"
+fi
+rm -f "$KWOK_DIR/config.sum"
+
+# Registry
+stop_pid "$REGISTRY_DIR/registry.pid" docker-registry
+
+# Docker: only our own dockerd (and the containerd it manages)
+if [ "$(cat "$DOCKER_DIR/owner" 2>/dev/null)" = stack ] || [ -s "$DOCKER_DIR/dockerd.pid" ]; then
+  stop_pid "$DOCKER_DIR/dockerd.pid" dockerd
+  stop_pid "$DOCKER_DIR/exec/containerd/containerd.pid" containerd
+fi
+rm -f "$DOCKER_DIR/owner"
+log "stack down"
