@@ -1,0 +1,136 @@
+"""Fixtures for the integration tests. They run against the real local stack (`make up`) and read only
+`.stack/env`, which stack/up.sh writes.
+
+A missing or silent stack skips the tests on a workstation and fails them in CI (environment variable CI set):
+in CI a missing stack is a failure, never a silent skip.
+
+  stack          session: the `.stack/env` values (dict), once Docker, the registry and the Kubernetes API answered
+  kube_admin     session: kubernetes ApiClient with the admin kubeconfig
+  namespace      function: a fresh namespace with stack/rbac-deployer.yaml applied and a deployer token
+                 (a stacklib.Namespace); deleted after the test
+  registry       session: stacklib.Registry(host, username, password)
+  docker_client  session: docker.DockerClient on the stack's DOCKER_HOST
+
+Every test under tests/integration is marked `integration`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+import requests
+from kubernetes import client, config, utils
+from kubernetes.client.rest import ApiException
+
+from .stacklib import (
+    REQUIRED_KEYS,
+    STACK_ENV,
+    Namespace,
+    Registry,
+    in_ci,
+    issue_token,
+    read_env_file,
+    render_rbac,
+    wait_for,
+)
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.integration)
+
+
+def stack_unavailable(reason: str) -> None:
+    message = f"local stack unavailable: {reason} (run `make up`)"
+    if in_ci():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def stack() -> dict[str, str]:
+    """`.stack/env`, after checking that Docker, the registry and the Kubernetes API answer."""
+    if not STACK_ENV.is_file():
+        stack_unavailable(f"{STACK_ENV} does not exist")
+    env = read_env_file(STACK_ENV)
+    missing = [key for key in REQUIRED_KEYS if not env.get(key)]
+    if missing:
+        stack_unavailable(f"{STACK_ENV} lacks {', '.join(missing)}")
+
+    try:
+        engine = docker.DockerClient(base_url=env["DOCKER_HOST"], timeout=10)
+        try:
+            engine.ping()
+        finally:
+            engine.close()
+    except Exception as exc:  # any failure means "no Docker engine"
+        stack_unavailable(f"Docker engine at {env['DOCKER_HOST']} does not answer: {exc}")
+    try:
+        status = requests.get(f"http://{env['REGISTRY']}/v2/", timeout=5).status_code
+    except requests.RequestException as exc:
+        stack_unavailable(f"registry {env['REGISTRY']} does not answer: {exc}")
+    if status != 401:
+        stack_unavailable(f"registry {env['REGISTRY']} answered {status} to /v2/ without credentials, expected 401")
+    try:
+        with config.new_client_from_config(config_file=env["KUBECONFIG"]) as api:
+            client.VersionApi(api).get_code(_request_timeout=5)
+    except Exception as exc:
+        stack_unavailable(f"Kubernetes API {env['KUBE_SERVER']} does not answer: {exc}")
+    return env
+
+
+@pytest.fixture(scope="session")
+def kube_admin(stack: dict[str, str]) -> Iterator[client.ApiClient]:
+    with config.new_client_from_config(config_file=stack["KUBECONFIG"]) as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def registry(stack: dict[str, str]) -> Registry:
+    return Registry(stack["REGISTRY"], stack["REGISTRY_USERNAME"], stack["REGISTRY_PASSWORD"])
+
+
+@pytest.fixture(scope="session")
+def docker_client(stack: dict[str, str]) -> Iterator[docker.DockerClient]:
+    engine = docker.DockerClient(base_url=stack["DOCKER_HOST"], timeout=300)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def namespace(
+    request: pytest.FixtureRequest, stack: dict[str, str], kube_admin: client.ApiClient
+) -> Iterator[Namespace]:
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    name = f"it-{slug}-{uuid.uuid4().hex[:6]}"
+    for doc in render_rbac(name):
+        utils.create_from_dict(kube_admin, doc)
+    core = client.CoreV1Api(kube_admin)
+
+    def default_service_account() -> bool:
+        try:
+            core.read_namespaced_service_account("default", name)
+            return True
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+    # Pods can only be created once the namespace's default ServiceAccount exists.
+    wait_for(default_service_account, 30, what=f"ServiceAccount {name}/default")
+    yield Namespace(
+        name=name, token=issue_token(kube_admin, name), server=stack["KUBE_SERVER"], ca_file=stack["KUBE_CA_FILE"]
+    )
+    try:
+        core.delete_namespace(name, propagation_policy="Background")
+    except ApiException as exc:
+        if exc.status != 404:
+            raise

@@ -1,0 +1,135 @@
+"""Helpers for the integration tests and their fixtures (conftest.py): `.stack/env`, the deployer namespace and
+its token, polling. Import them as `from tests.integration.stacklib import ...`."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from kubernetes import client
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STACK_ENV = Path(os.environ.get("SHIPLINE_STACK_ENV", REPO_ROOT / ".stack" / "env"))
+RBAC_TEMPLATE = REPO_ROOT / "stack" / "rbac-deployer.yaml"
+
+# What stack/up.sh must have written for the tests to run.
+REQUIRED_KEYS = (
+    "DOCKER_HOST",
+    "REGISTRY",
+    "REGISTRY_USERNAME",
+    "REGISTRY_PASSWORD",
+    "KUBECONFIG",
+    "KUBE_SERVER",
+    "KUBE_CA_FILE",
+    "KUBE_NAMESPACE",
+    "KUBE_TOKEN",
+    "HELM_BIN",
+)
+
+T = TypeVar("T")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The KEY=value lines of a shell-sourceable env file (values may be shell-quoted)."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, raw = line.partition("=")
+        parts = shlex.split(raw) if raw else []
+        values[key.strip()] = parts[0] if parts else ""
+    return values
+
+
+@dataclass(frozen=True)
+class Registry:
+    host: str  # 127.0.0.1:port
+    username: str
+    password: str
+
+    @property
+    def auth_config(self) -> dict[str, str]:
+        """For docker SDK push/pull (`auth_config=`)."""
+        return {"username": self.username, "password": self.password}
+
+
+def token_api_client(server: str, ca_file: str, token: str) -> client.ApiClient:
+    """kubernetes ApiClient authenticated by a bearer token, TLS verified against the cluster CA."""
+    configuration = client.Configuration()
+    configuration.host = server
+    configuration.ssl_ca_cert = ca_file
+    configuration.verify_ssl = True
+    configuration.api_key = {"authorization": token}
+    configuration.api_key_prefix = {"authorization": "Bearer"}
+    return client.ApiClient(configuration)
+
+
+def write_token_kubeconfig(path: Path, server: str, ca_file: str, token: str, namespace: str) -> Path:
+    """A kubeconfig holding a bearer token, mode 0600 (keeps the token out of every child's argv)."""
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "stack", "cluster": {"server": server, "certificate-authority": ca_file}}],
+        "users": [{"name": "deployer", "user": {"token": token}}],
+        "contexts": [{"name": "deployer", "context": {"cluster": "stack", "user": "deployer", "namespace": namespace}}],
+        "current-context": "deployer",
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        yaml.safe_dump(kubeconfig, out)
+    return path
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """A throw-away namespace with the stack's deployer RBAC and a token of its `deployer` ServiceAccount."""
+
+    name: str
+    token: str
+    server: str
+    ca_file: str
+
+    def deployer_api(self) -> client.ApiClient:
+        """ApiClient authenticated as this namespace's deployer."""
+        return token_api_client(self.server, self.ca_file, self.token)
+
+    def write_kubeconfig(self, path: Path) -> Path:
+        """A kubeconfig for this namespace's deployer (mode 0600)."""
+        return write_token_kubeconfig(path, self.server, self.ca_file, self.token, self.name)
+
+
+def render_rbac(namespace: str) -> list[dict[str, Any]]:
+    """stack/rbac-deployer.yaml for `namespace`: Namespace, ServiceAccount deployer, Role, RoleBinding."""
+    text = RBAC_TEMPLATE.read_text().replace("${KUBE_NAMESPACE}", namespace)
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def issue_token(api: client.ApiClient, namespace: str, service_account: str = "deployer", seconds: int = 3600) -> str:
+    """A service-account token from the TokenRequest API (what `kubectl create token` does)."""
+    spec = client.V1TokenRequestSpec(audiences=[], expiration_seconds=seconds)
+    request = client.AuthenticationV1TokenRequest(spec=spec)
+    response = client.CoreV1Api(api).create_namespaced_service_account_token(service_account, namespace, request)
+    return response.status.token
+
+
+def wait_for(predicate: Callable[[], T], timeout: float, interval: float = 0.2, what: str = "condition") -> T:
+    """Polls `predicate` until it returns something truthy (returned) or `timeout` seconds pass (AssertionError)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
