@@ -85,7 +85,8 @@ def _server(api: client.ApiClient) -> str:
 
 def raw(api: client.ApiClient, fn: Callable[..., Any], *args: Any, timeout: float = 30.0, **kwargs: Any) -> Any:
     """Call a client method and return the response as plain JSON (the API's own camelCase shape)."""
-    resp = fn(*args, _preload_content=False, _request_timeout=timeout, **kwargs)
+    kwargs.setdefault("_request_timeout", timeout)
+    resp = fn(*args, _preload_content=False, **kwargs)
     return json.loads(resp.data)
 
 

@@ -1,0 +1,97 @@
+"""The plan: a pure function of settings, handoff and kube context; dry_run prints it and stops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from plugins.deployment_verify.plan import build_plan, expected_image
+from plugins.deployment_verify.settings import DECLARATION
+from shared.handoff import Published
+
+DIGEST = "sha256:" + "a" * 64
+PUBLISHED = Published(
+    repo="reg:5000/shop/web", tags=["1.2.3", "42"], digest=DIGEST, image=f"reg:5000/shop/web@{DIGEST}"
+)
+TAG_ONLY = Published(repo="reg:5000/shop/web", tags=["1.2.3"], digest="", image="")
+
+
+def load(**settings: str) -> object:
+    return DECLARATION.load({f"PLUGIN_{k.upper()}": v for k, v in settings.items()})
+
+
+@pytest.mark.parametrize(
+    ("settings", "published", "expected"),
+    [
+        pytest.param({}, None, ("", ""), id="nothing"),
+        pytest.param({}, PUBLISHED, (f"reg:5000/shop/web@{DIGEST}", ".shipline/publish.json"), id="handoff-by-digest"),
+        pytest.param({}, TAG_ONLY, ("reg:5000/shop/web:1.2.3", ".shipline/publish.json"), id="handoff-without-digest"),
+        pytest.param({"expected_image": "x/y:1"}, PUBLISHED, ("x/y:1", "expected_image"), id="setting-wins"),
+    ],
+)
+def test_expected_image(settings: dict[str, str], published: Published | None, expected: tuple[str, str]) -> None:
+    values = load(deployments="web", **settings)
+    assert expected_image(values, published) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("settings", "context_ns", "field", "expected"),
+    [
+        pytest.param({}, "", "namespace", "default", id="namespace-default"),
+        pytest.param({}, "ctx", "namespace", "ctx", id="namespace-from-context"),
+        pytest.param({"namespace": "shop"}, "ctx", "namespace", "shop", id="namespace-setting"),
+        pytest.param({"deployments": "web,api,web"}, "", "deployments", ("web", "api"), id="deduplicated"),
+        pytest.param({"timeout": "2m30s"}, "", "timeout", 150.0, id="timeout"),
+        pytest.param({}, "", "timeout", 300.0, id="timeout-default-5m"),
+        pytest.param({}, "", "max_restarts", 2, id="max-restarts-default"),
+        pytest.param({}, "", "rollback_on_failure", False, id="no-rollback-by-default"),
+        pytest.param({"urls": '["http://a/x?q=1,2"]'}, "", "urls", ("http://a/x?q=1,2",), id="json-list-with-comma"),
+        pytest.param({"interval": "250ms"}, "", "interval", 0.25, id="interval"),
+    ],
+)
+def test_plan_fields(settings: dict[str, str], context_ns: str, field: str, expected: object) -> None:
+    values = load(**{"deployments": "web", **settings})
+    assert getattr(build_plan(values, None, context_ns), field) == expected  # type: ignore[arg-type]
+
+
+def test_plan_http_expectation_and_canary() -> None:
+    values = load(
+        deployments="web",
+        urls="http://a/,http://b/",
+        expect_status="204",
+        expect_body="ok",
+        headers='{"Authorization": "Bearer s3cret"}',
+        request_timeout="2s",
+        max_latency_ms="150",
+        baseline_url="http://base/",
+        canary_url="http://canary/",
+        max_error_rate_increase="0.05",
+        max_latency_increase="100ms",
+    )
+    plan = build_plan(values, None, "")  # type: ignore[arg-type]
+    assert plan.expectation.status == 204
+    assert plan.expectation.body == "ok"
+    assert plan.expectation.headers == {"Authorization": "Bearer s3cret"}
+    assert plan.expectation.request_timeout == 2.0
+    assert plan.expectation.max_latency_ms == 150.0
+    assert plan.canary is not None
+    assert (plan.canary.max_error_rate_increase, plan.canary.max_latency_increase_ms) == (0.05, 100.0)
+    text = "\n".join(plan.describe())
+    assert "GET http://a/ x1: HTTP 204, body matching /ok/; error rate <= 0.0%, p95 <= 150 ms" in text
+    assert "canary http://canary/ vs baseline http://base/" in text
+    assert "s3cret" not in text
+
+
+def test_describe_names_target_image_and_rollback() -> None:
+    values = load(label_selector="app=web", rollback_on_failure="true")
+    lines = build_plan(values, PUBLISHED, "shop").describe()  # type: ignore[arg-type]
+    assert lines[0].startswith("namespace shop: wait for the rollout of Deployments matching app=web (timeout 300s")
+    assert f"every new pod must run reg:5000/shop/web@{DIGEST} (.shipline/publish.json)" in lines
+    assert lines[-1] == "on failure: roll back to the previous revision"
+
+
+def test_report_paths() -> None:
+    values = load(deployments="web", report_file="out/r.json", junit_file="out/j.xml")
+    plan = build_plan(values, None, "")  # type: ignore[arg-type]
+    assert (plan.report_file, plan.junit_file) == (Path("out/r.json"), Path("out/j.xml"))
