@@ -135,4 +135,7 @@ def _pull_cache_images(client: docker.DockerClient, refs: Iterable[str], log: Lo
 
 def _short(e: Exception) -> str:
     text = str(e)
+    for marker in ("Connection refused", "No such file or directory", "Permission denied", "timed out"):
+        if marker in text:
+            return marker
     return text if len(text) < 300 else text[:300] + "..."

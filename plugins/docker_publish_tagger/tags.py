@@ -57,7 +57,12 @@ def variable(field: str, system: str) -> str:
 def _missing(field: str, ctx: CIContext, strategy: str) -> SettingsError:
     name = variable(field, ctx.system)
     override = f"PLUGIN_{field.upper()}"
-    where = f"or set {override}" if name != override else "outside CI there is none"
+    if name != override:
+        where = f"or set {override}"
+    elif field == "build_number":
+        where = "outside CI there is no build number: set it"
+    else:
+        where = "outside CI it comes from git: run in a git checkout, or set it"
     return SettingsError(name, f"is not set; tag strategy {strategy} needs it ({where})")
 
 
