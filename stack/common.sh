@@ -69,3 +69,12 @@ kwokctl_stack() {
     NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost \
     "$KWOK_BIN/kwokctl" "$@"
 }
+
+# stack_lock SCRIPT ARGS...: re-runs SCRIPT under an exclusive lock on $STACK_STATE/.lock, so concurrent
+# `make up` / `make down` / `make test` wait for each other. flock -o: the daemons started under the lock
+# do not inherit (and hold) it.
+stack_lock() {
+  [ -n "${SHIPLINE_STACK_LOCKED:-}" ] && return 0
+  mkdir -p "$STACK_STATE" && chmod 700 "$STACK_STATE"
+  SHIPLINE_STACK_LOCKED=1 exec flock -o "$STACK_STATE/.lock" "$@"
+}

@@ -6,6 +6,7 @@
 . "$(dirname "$0")/common.sh"
 
 [ -d "$STACK_STATE" ] || { log "nothing to stop ($STACK_STATE does not exist)"; exit 0; }
+stack_lock "$0" "$@"
 rm -f "$ENV_FILE"
 
 # Kubernetes (kwokctl stops etcd, kube-*, kwok-controller and removes the cluster's work dir)

@@ -11,6 +11,7 @@
 #   SHIPLINE_CACHE               binary cache (default ~/.cache/shipline)
 # shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
+stack_lock "$0" "$@"
 
 KUBE_NAMESPACE=${KUBE_NAMESPACE:-shipline}
 READY_DELAY_MS=${SHIPLINE_READY_DELAY_MS:-1000}
@@ -36,7 +37,7 @@ ensure_packages() {
   log "installing Debian packages: ${missing[*]}"
   local sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -q >&2 || die "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 \
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}" >&2 \
     || die "apt-get install ${missing[*]} failed"
 }
 ensure_packages
