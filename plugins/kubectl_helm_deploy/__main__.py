@@ -1,14 +1,20 @@
-"""kubectl-helm-deploy entry point (not implemented yet: exits 1, never pretends success)."""
+"""kubectl-helm-deploy: apply manifests (server-side) or upgrade a Helm release — rolling, blue/green or
+canary — and roll back on failure. Configured by PLUGIN_* settings; see README.md."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from shared.runner import not_implemented
+from plugins.kubectl_helm_deploy.settings import DECLARATION
+from plugins.kubectl_helm_deploy.steps import execute
+from shared.runner import run_plugin
+
+README = Path(__file__).with_name("README.md")
 
 
-def main() -> int:
-    return not_implemented("kubectl-helm-deploy")
+def main(argv: list[str] | None = None) -> int:
+    return run_plugin(DECLARATION, execute, argv, docs=README)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,123 @@
 
 from __future__ import annotations
 
-from shared.settings import Declaration
+import re
+from pathlib import Path
 
-DECLARATION = Declaration("kubectl-helm-deploy", ())
+from shared.auth import KUBE_ACCESS
+from shared.errors import SettingsError
+from shared.handoff import DEFAULT_PUBLISH_FILE
+from shared.settings import Declaration, Setting, Values, combine
+
+STRATEGIES = ("rolling", "blue-green", "canary")
+CANARY_ACTIONS = ("start", "promote", "abort")
+# A Deployment's maxSurge / maxUnavailable: a whole number or a percentage.
+INT_OR_PERCENT = re.compile(r"\d+%?")
+
+TARGET: tuple[Setting, ...] = (
+    Setting("namespace", doc="Namespace to deploy into (default: the kubeconfig context's, else `default`)"),
+    Setting("image", doc="Image to deploy (default: repo@digest from publish_file, what was built)"),
+    Setting(
+        "publish_file",
+        "path",
+        DEFAULT_PUBLISH_FILE,
+        "The handoff file of docker-publish-tagger, read when image is unset",
+    ),
+    Setting(
+        "containers",
+        "list",
+        [],
+        "Containers to give the image (default: those running the image's repository, or the only container "
+        "of the deployment)",
+    ),
+    Setting("deployment", doc="The Deployment to roll (default: the only Deployment in the manifests or chart)"),
+)
+
+MANIFESTS: tuple[Setting, ...] = (
+    Setting("manifests", "list", [], "Manifest files, directories and globs (multi-document YAML)"),
+    Setting(
+        "force_conflicts",
+        "bool",
+        True,
+        "Apply takes over fields another manager changed (a rollback, kubectl edit)",
+    ),
+    Setting("prune", "bool", False, "Delete objects labelled with this deployment that are no longer in the manifests"),
+)
+
+HELM: tuple[Setting, ...] = (
+    Setting("chart", doc="Chart: a local path, `repo/name`, a name with repo_url, or `oci://...`; selects helm mode"),
+    Setting("release", doc="Release name (default: the chart's name)"),
+    Setting("chart_version", doc="Chart version (default: the newest)"),
+    Setting("repo_url", doc="Chart repository URL, when chart is a bare name"),
+    Setting("values", "map", {}, "Chart values (JSON object, or key=value list)"),
+    Setting("values_files", "list", [], "Values files, merged in order before values and set"),
+    Setting("set", "list", [], "Values as dotted key=value (e.g. replicaCount=3), applied last"),
+    Setting("image_value", doc="Dotted values key that receives the image reference (e.g. image); empty: not injected"),
+    Setting("helm_lint", "bool", True, "Run `helm lint` first; a failing lint is an input error, nothing deployed"),
+    Setting("atomic", "bool", False, "Pass --atomic to helm (helm waits and rolls back by itself)"),
+    Setting("create_namespace", "bool", False, "Let helm create the namespace (needs cluster rights)"),
+    Setting("helm_bin", default="helm", doc="The helm executable", fallback=("HELM_BIN",)),
+)
+
+STRATEGY: tuple[Setting, ...] = (
+    Setting("strategy", default="rolling", doc="How the new version replaces the old", choices=STRATEGIES),
+    Setting("max_surge", doc="Rolling: pods above the desired count during the rollout (number or percent)"),
+    Setting("max_unavailable", doc="Rolling: pods that may be unavailable during the rollout (number or percent)"),
+    Setting("wait", "bool", True, "Wait for the rollout to complete (kubectl's rules, failing fast on crashing pods)"),
+    Setting("timeout", "duration", 300.0, "How long a rollout may take", minimum=1),
+    Setting("rollback_on_failure", "bool", True, "Undo a failed rollout (helm rollback for a release) and wait for it"),
+    Setting("max_restarts", "int", 2, "A new pod restarting more often than this fails the rollout", minimum=0),
+    Setting("service", doc="Blue/green: the Service that carries traffic; canary: the stable Service"),
+    Setting("preview_service", doc="Blue/green: a Service pointed at the new colour before the switch"),
+    Setting("scale_down_delay", "duration", 30.0, "Blue/green: how long the previous colour stays up after the switch"),
+    Setting("keep_previous", "bool", False, "Blue/green: keep the previous colour running (no scale-down)"),
+    Setting(
+        "canary_weight", "int", 10, "Canary: percent of the stable replicas the canary gets", minimum=1, maximum=100
+    ),
+    Setting("canary_steps", "list", [], "Canary: weights to step through, e.g. 10,50,100 (100 promotes)"),
+    Setting("step_pause", "duration", 0.0, "Canary: pause after each step"),
+    Setting("canary_action", default="start", doc="Canary: what to do", choices=CANARY_ACTIONS),
+    Setting("canary_ingress", doc="Canary: an Ingress to copy with ingress-nginx canary annotations"),
+)
+
+OUTPUT: tuple[Setting, ...] = (
+    Setting("dry_run", "bool", False, "Server-side dry run: print the plan and a diff per object, change nothing"),
+    Setting("report_file", "path", Path(".shipline/deploy.json"), "JSON report of what was applied and what serves"),
+)
+
+
+def check_mode(values: Values) -> None:
+    if values.manifests and values.chart:
+        raise SettingsError("PLUGIN_CHART", "set either manifests or chart, not both")
+    if not values.manifests and not values.chart:
+        raise SettingsError("PLUGIN_MANIFESTS", "is required (or chart, for helm mode)")
+    if values.chart and values.strategy != "rolling":
+        raise SettingsError("PLUGIN_STRATEGY", f'"{values.strategy}" needs manifests mode; a chart rolls by itself')
+
+
+def check_strategy(values: Values) -> None:
+    for name in ("max_surge", "max_unavailable"):
+        raw = getattr(values, name)
+        if raw and not INT_OR_PERCENT.fullmatch(raw):
+            raise SettingsError(f"PLUGIN_{name.upper()}", f'"{raw}" is not a number or a percentage (e.g. 1, 25%)')
+    if values.strategy == "blue-green" and not values.service:
+        raise SettingsError("PLUGIN_SERVICE", "is required with strategy blue-green")
+    if values.canary_ingress and not values.service:
+        raise SettingsError("PLUGIN_SERVICE", "is required with canary_ingress")
+    for step in values.canary_steps:
+        if not re.fullmatch(r"\d+", step) or not 1 <= int(step) <= 100:
+            raise SettingsError("PLUGIN_CANARY_STEPS", f'"{step}" is not a weight between 1 and 100')
+
+
+def check_helm(values: Values) -> None:
+    for item in values.set:
+        key, sep, _ = item.partition("=")
+        if not sep or not key.strip():
+            raise SettingsError("PLUGIN_SET", f'"{item}" is not key=value')
+
+
+DECLARATION = Declaration(
+    "kubectl-helm-deploy",
+    combine(TARGET, MANIFESTS, HELM, STRATEGY, OUTPUT, KUBE_ACCESS),
+    checks=(check_mode, check_strategy, check_helm),
+)

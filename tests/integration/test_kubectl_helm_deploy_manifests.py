@@ -1,0 +1,107 @@
+"""kubectl-helm-deploy, manifests mode with the rolling strategy, on the real stack as the deployer."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from kubernetes import client, watch
+
+from .deploy_support import FIXTURES, IMAGE, deploy, deployment, fully_available, images, ready_pod_images
+from .stacklib import Namespace
+
+APP = str(FIXTURES / "app")
+
+
+def test_apply_then_reapply_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    namespace: Namespace,
+    tmp_path: Path,
+    kube_admin: client.ApiClient,
+) -> None:
+    first = deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:v1")
+    assert first.code == 0, first.out
+    assert {(o["kind"], o["action"]) for o in first.report["objects"]} == {
+        ("ConfigMap", "created"),
+        ("Service", "created"),
+        ("Deployment", "created"),
+    }
+    assert fully_available(kube_admin, namespace.name, "web")
+    cm = client.CoreV1Api(kube_admin).read_namespaced_config_map("web-config", namespace.name)
+    assert cm.data == {"greeting": "hello"}  # ${GREETING} substituted
+    assert images(kube_admin, namespace.name, "web") == {
+        "app": f"{IMAGE}:v1",
+        "proxy": "registry.local/shipline/proxy:1.0",
+    }
+
+    again = deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:v1")
+    assert again.code == 0, again.out
+    assert {o["action"] for o in again.report["objects"]} == {"unchanged"}
+    assert "Deployment/web unchanged" in again.out
+
+
+def test_rolling_upgrade_honours_surge_and_unavailable(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    namespace: Namespace,
+    tmp_path: Path,
+    kube_admin: client.ApiClient,
+) -> None:
+    assert deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:v1").code == 0
+    # Watch every ReplicaSet of the Deployment during the upgrade: with maxSurge 1 / maxUnavailable 0 the pods
+    # across ReplicaSets never exceed 5 and the ready ones never drop below 4.
+    seen: dict[str, tuple[int, int]] = {}
+    peaks: list[tuple[int, int]] = []
+    stop = threading.Event()
+    w = watch.Watch()
+
+    def observe() -> None:
+        apps = client.AppsV1Api(kube_admin)
+        stream = w.stream(
+            apps.list_namespaced_replica_set, namespace.name, label_selector="app=web", timeout_seconds=120
+        )
+        try:
+            for event in stream:
+                rs = event["object"]
+                seen[rs.metadata.name] = (rs.status.replicas or 0, rs.status.ready_replicas or 0)
+                peaks.append((sum(r for r, _ in seen.values()), sum(a for _, a in seen.values())))
+                if stop.is_set():
+                    break
+        except Exception:  # noqa: BLE001 - w.stop() closes the stream under us
+            pass
+
+    watcher = threading.Thread(target=observe, daemon=True)
+    watcher.start()
+    run = deploy(
+        monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:v2", max_surge="1", max_unavailable="0"
+    )
+    stop.set()
+    w.stop()
+    assert run.code == 0, run.out
+    assert run.report["serving"]["web"]["app"] == f"{IMAGE}:v2"
+    dep = deployment(kube_admin, namespace.name, "web")
+    assert dep is not None
+    assert dep.spec.strategy.rolling_update.max_surge == 1 and dep.spec.strategy.rolling_update.max_unavailable == 0
+    assert len(seen) == 2, seen  # old and new ReplicaSet
+    assert max(total for total, _ in peaks) <= 5, peaks
+    assert min(ready for _, ready in peaks) >= 4, peaks  # maxUnavailable 0: never fewer than 4 ready
+    assert ready_pod_images(kube_admin, namespace.name, "app=web") == [f"{IMAGE}:v2"] * 4
+
+
+def test_crashing_image_is_rolled_back(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    namespace: Namespace,
+    tmp_path: Path,
+    kube_admin: client.ApiClient,
+) -> None:
+    assert deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:v1").code == 0
+    run = deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:crash", max_unavailable="1")
+    assert run.code == 1, run.out
+    last = run.out.strip().splitlines()[-1]
+    assert "CrashLoopBackOff" in last and "rolled back" in last and f"{IMAGE}:v1" in last, last
+    assert images(kube_admin, namespace.name, "web")["app"] == f"{IMAGE}:v1"
+    assert fully_available(kube_admin, namespace.name, "web")
+    assert run.report["result"] == "failed"
