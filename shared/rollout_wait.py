@@ -283,7 +283,7 @@ def wait_for_rollout(
 
 
 def timeout_message(name: str, timeout: float, verdict: rollout.Assessment) -> str:
-    text = f'deployment "{name}" did not finish rolling out within {timeout:g}s: {verdict.message}'
+    text = f'deployment "{name}" did not finish rolling out within {round(timeout, 1):g}s: {verdict.message}'
     if verdict.unready:
         text += f"; pods never Ready: {', '.join(verdict.unready)}"
     return text
