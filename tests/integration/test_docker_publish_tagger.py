@@ -8,6 +8,7 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,8 +52,13 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def repo(registry: Registry) -> str:
-    return f"{registry.host}/it/dpt-{uuid.uuid4().hex[:10]}"
+def repo(registry: Registry, docker_client: docker.DockerClient) -> Iterator[str]:
+    name = f"{registry.host}/it/dpt-{uuid.uuid4().hex[:10]}"
+    yield name
+    # Leave the shared engine as found: drop the local tags this test made (the registry keeps its copy).
+    for image in docker_client.images.list(name=name):
+        for ref in image.tags:
+            docker_client.images.remove(ref, noprune=False)
 
 
 @pytest.fixture
