@@ -79,7 +79,7 @@ def _run(plan: Plan, reader: Reader, core: client.CoreV1Api, probe: ProbeRunner,
         current = Round(number, selection)
         outcome.rounds.append(current)
         log.heading(f"Round {number} of {plan.rounds}: selection")
-        _log_selection(selection, log)
+        _log_selection(selection, pods, log)
         if selection.eligible == 0:
             raise PluginError(
                 f'no eligible pod in namespace "{plan.namespace}" for label_selector "{plan.label_selector}" '
@@ -107,12 +107,15 @@ def _look(plan: Plan, reader: Reader) -> tuple[list[Pod], dict[Key, dict[str, An
     return describe_pods(items, owners), owners
 
 
-def _log_selection(selection: Selection, log: Log) -> None:
+def _log_selection(selection: Selection, pods: list[Pod], log: Log) -> None:
     log.info(f"{selection.eligible} eligible, {selection.wanted} wanted by the mode, {len(selection.victims)} selected")
     for note in selection.notes:
         log.warn(note)
     rows = [(p.name, p.node or "-", p.workload_name, "selected") for p in selection.victims]
-    rows += [(name, "", "", reason) for name, reason in selection.excluded]
+    by_name = {p.name: p for p in pods}
+    rows += [
+        (name, by_name[name].node or "-", by_name[name].workload_name, reason) for name, reason in selection.excluded
+    ]
     if rows:
         log.table(("pod", "node", "workload", "decision"), rows)
 

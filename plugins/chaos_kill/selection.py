@@ -198,4 +198,5 @@ def select_victims(pods: list[Pod], criteria: Criteria, count: Count, rng: rando
     if len(victims) < target and count.min_available:
         notes.append(f"min_available {count.min_available} shrinks this round from {target} to {len(victims)} pod(s)")
     excluded.sort()
+    victims.sort(key=lambda p: p.name)
     return Selection(tuple(victims), tuple(excluded), tuple(eligible), wanted, tuple(notes))

@@ -472,3 +472,46 @@ def test_no_eligible_pod_fails(
 ) -> None:
     assert run(monkeypatch, namespace, label_selector="app=nothing-here") == 1
     assert "no eligible pod" in capsys.readouterr().out.strip().splitlines()[-1]
+
+
+def test_statefulset_pod_is_replaced_under_the_same_name(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    namespace: Namespace,
+    kube_admin: client.ApiClient,
+    tmp_path: Path,
+) -> None:
+    # A StatefulSet's replacement reuses the killed pod's name: recovery must follow uids, not names.
+    apps = client.AppsV1Api(kube_admin)
+    labels = {"app": "db"}
+    apps.create_namespaced_stateful_set(
+        namespace.name,
+        client.V1StatefulSet(
+            metadata=client.V1ObjectMeta(name="db"),
+            spec=client.V1StatefulSetSpec(
+                replicas=2,
+                service_name="db",
+                pod_management_policy="Parallel",
+                selector=client.V1LabelSelector(match_labels=labels),
+                template=client.V1PodTemplateSpec(
+                    metadata=client.V1ObjectMeta(labels=labels),
+                    spec=client.V1PodSpec(containers=[client.V1Container(name="db", image=IMAGE)]),
+                ),
+            ),
+        ),
+    )
+    wait_for(
+        lambda: (apps.read_namespaced_stateful_set("db", namespace.name).status.available_replicas or 0) == 2,
+        60,
+        what="statefulset db available",
+    )
+    before = pods(kube_admin, namespace.name, "app=db")
+    code = run(monkeypatch, namespace, label_selector="app=db", report_file=tmp_path / "r")
+    out = capsys.readouterr().out
+    assert code == 0, out
+    data = report(tmp_path / "r")
+    (kill,) = killed(data)
+    assert kill["workload"] == "statefulset/db" and data["rounds"][0]["recovered"] is True
+    after = pods(kube_admin, namespace.name, "app=db")
+    assert sorted(after.values()) == sorted(before.values())  # same names ...
+    assert kill["uid"] not in after  # ... but the killed one is a new pod
