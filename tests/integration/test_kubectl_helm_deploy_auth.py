@@ -1,0 +1,129 @@
+"""kubectl-helm-deploy: cluster access as the seed configures it (server, CA, token), and bad inputs."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from .deploy_support import FIXTURES, IMAGE, deploy
+from .stacklib import Namespace, issue_token
+
+APP = str(FIXTURES / "app")
+
+
+def _nothing_applied(admin: client.ApiClient, ns: str) -> None:
+    assert client.AppsV1Api(admin).list_namespaced_deployment(ns).items == []
+    assert client.CoreV1Api(admin).list_namespaced_service(ns).items == []
+    names = [c.metadata.name for c in client.CoreV1Api(admin).list_namespaced_config_map(ns).items]
+    assert names == ["kube-root-ca.crt"]
+
+
+@pytest.mark.parametrize("ca", ["pem", "base64"])
+def test_ca_as_pem_or_base64(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], namespace: Namespace, tmp_path: Path, ca: str
+) -> None:
+    run = deploy(monkeypatch, capsys, namespace, tmp_path, ca=ca, manifests=APP, image=f"{IMAGE}:v1", wait="false")
+    assert run.code == 0, run.out
+
+
+def test_token_without_rights_is_a_clear_403(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    namespace: Namespace,
+    tmp_path: Path,
+    kube_admin: client.ApiClient,
+) -> None:
+    core = client.CoreV1Api(kube_admin)
+    core.create_namespaced_service_account(namespace.name, {"metadata": {"name": "nobody"}})
+    powerless = Namespace(
+        namespace.name, issue_token(kube_admin, namespace.name, "nobody"), namespace.server, namespace.ca_file
+    )
+    run = deploy(monkeypatch, capsys, powerless, tmp_path, manifests=APP, image=f"{IMAGE}:v1")
+    assert run.code == 1
+    last = run.out.strip().splitlines()[-1]
+    assert "forbidden (403)" in last and "cannot get resource" in last and f'namespace "{namespace.name}"' in last, last
+    _nothing_applied(kube_admin, namespace.name)
+
+
+def test_bad_token_is_unauthorized(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], namespace: Namespace, tmp_path: Path
+) -> None:
+    run = deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, kubernetes_token="not-a-real-token-123")
+    assert run.code == 1
+    assert f"unauthorized (401) from {namespace.server}" in run.out.strip().splitlines()[-1]
+    assert "not-a-real-token-123" not in run.out
+
+
+def test_wrong_ca_is_a_clear_tls_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], namespace: Namespace, tmp_path: Path
+) -> None:
+    key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+            "-days",
+            "1",
+            "-subj",
+            "/CN=not-the-cluster-ca",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    run = deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, kubernetes_cert=cert.read_text())
+    assert run.code == 1
+    last = run.out.strip().splitlines()[-1]
+    assert "TLS verification of" in last and "kubernetes_cert" in last, last
+
+
+BAD_INPUTS = [
+    pytest.param({"strategy": "yolo"}, "PLUGIN_STRATEGY", id="unknown-strategy"),
+    pytest.param({"manifests": "no/such/dir"}, "PLUGIN_MANIFESTS", id="missing-manifests-path"),
+    pytest.param({"manifests": str(FIXTURES / "broken" / "bad.yaml")}, "malformed YAML", id="malformed-yaml"),
+    pytest.param(
+        {"manifests": str(FIXTURES / "broken" / "unset.yaml")},
+        "${SHIPLINE_TEST_SURELY_UNSET} is not set",
+        id="unset-variable",
+    ),
+    pytest.param(
+        {"chart": str(FIXTURES / "chart-web")}, "PLUGIN_CHART: set either manifests or chart", id="both-modes"
+    ),
+    pytest.param({"strategy": "canary", "canary_weight": "0"}, "PLUGIN_CANARY_WEIGHT", id="canary-weight-0"),
+    pytest.param({"strategy": "canary", "canary_weight": "101"}, "PLUGIN_CANARY_WEIGHT", id="canary-weight-101"),
+    pytest.param({"timeout": "soon"}, 'PLUGIN_TIMEOUT: "soon" is not a duration', id="bad-duration"),
+    pytest.param({"image": "Not An Image"}, "PLUGIN_IMAGE", id="bad-image"),
+    pytest.param({"image": "elsewhere/other:1"}, "PLUGIN_IMAGE: no container in the manifests runs", id="image-unused"),
+    pytest.param({"containers": "nope"}, "PLUGIN_CONTAINERS", id="unknown-container"),
+    pytest.param({"strategy": "blue-green"}, "PLUGIN_SERVICE", id="blue-green-without-service"),
+    pytest.param({"max_surge": "lots"}, "PLUGIN_MAX_SURGE", id="bad-max-surge"),
+    pytest.param({"publish_file": "missing.json", "image": ""}, "PLUGIN_PUBLISH_FILE", id="missing-handoff"),
+]
+
+
+@pytest.mark.parametrize(("settings", "message"), BAD_INPUTS)
+def test_bad_input_exits_2_with_nothing_applied(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    namespace: Namespace,
+    tmp_path: Path,
+    kube_admin: client.ApiClient,
+    settings: dict[str, str],
+    message: str,
+) -> None:
+    given = {"manifests": APP, "image": f"{IMAGE}:v2", **settings}
+    run = deploy(monkeypatch, capsys, namespace, tmp_path, **{k: v for k, v in given.items() if v})
+    assert run.code == 2, run.out
+    last = run.out.strip().splitlines()[-1]
+    assert message in last, last
+    _nothing_applied(kube_admin, namespace.name)

@@ -1,0 +1,136 @@
+"""kubectl-helm-deploy, blue/green: the Service switches only to a fully Ready colour, a failed colour leaves
+traffic where it was, and the Service's EndpointSlices never go empty (watched throughout)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client, watch
+
+from .deploy_support import FIXTURES, IMAGE, deploy, deployment, images
+from .stacklib import Namespace
+
+BG = str(FIXTURES / "bluegreen")
+COLOR = "shipline.io/color"
+
+
+class EndpointWatch:
+    """Watches the Service's EndpointSlices; records the Ready endpoint count after every change."""
+
+    def __init__(self, admin: client.ApiClient, ns: str, service: str) -> None:
+        self.counts: list[int] = []
+        self._slices: dict[str, int] = {}
+        self._w = watch.Watch()
+        self._thread = threading.Thread(target=self._run, args=(admin, ns, service), daemon=True)
+
+    def _run(self, admin: client.ApiClient, ns: str, service: str) -> None:
+        api = client.DiscoveryV1Api(admin)
+        try:
+            for event in self._w.stream(
+                api.list_namespaced_endpoint_slice,
+                ns,
+                label_selector=f"kubernetes.io/service-name={service}",
+                timeout_seconds=300,
+            ):
+                s = event["object"]
+                ready = sum(1 for e in s.endpoints or [] if not e.conditions or e.conditions.ready is not False)
+                if event["type"] == "DELETED":
+                    self._slices.pop(s.metadata.name, None)
+                else:
+                    self._slices[s.metadata.name] = ready
+                self.counts.append(sum(self._slices.values()))
+        except Exception:  # noqa: BLE001 - stop() closes the stream under us
+            pass
+
+    def __enter__(self) -> EndpointWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._w.stop()
+
+
+@pytest.fixture
+def blue_serving(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    namespace: Namespace,
+    tmp_path: Path,
+    kube_admin: client.ApiClient,
+) -> Iterator[None]:
+    run = deploy(
+        monkeypatch,
+        capsys,
+        namespace,
+        tmp_path,
+        manifests=BG,
+        image=f"{IMAGE}:v1",
+        strategy="blue-green",
+        service="web",
+    )
+    assert run.code == 0, run.out
+    svc = client.CoreV1Api(kube_admin).read_namespaced_service("web", namespace.name)
+    assert svc.spec.selector == {"app": "web", COLOR: "blue"}
+    yield
+
+
+def test_switch_to_green_then_scale_blue_down(
+    blue_serving: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    namespace: Namespace,
+    tmp_path: Path,
+    kube_admin: client.ApiClient,
+) -> None:
+    with EndpointWatch(kube_admin, namespace.name, "web") as endpoints:
+        run = deploy(
+            monkeypatch,
+            capsys,
+            namespace,
+            tmp_path,
+            manifests=BG,
+            image=f"{IMAGE}:v2",
+            strategy="blue-green",
+            service="web",
+        )
+    assert run.code == 0, run.out
+    svc = client.CoreV1Api(kube_admin).read_namespaced_service("web", namespace.name)
+    assert svc.spec.selector[COLOR] == "green"
+    assert images(kube_admin, namespace.name, "web-green")["app"] == f"{IMAGE}:v2"
+    blue = deployment(kube_admin, namespace.name, "web-blue")
+    assert blue is not None and blue.spec.replicas == 0  # scale_down_delay 0s in the tests
+    assert endpoints.counts and min(endpoints.counts) > 0, endpoints.counts
+
+
+def test_failed_green_leaves_traffic_on_blue(
+    blue_serving: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    namespace: Namespace,
+    tmp_path: Path,
+    kube_admin: client.ApiClient,
+) -> None:
+    with EndpointWatch(kube_admin, namespace.name, "web") as endpoints:
+        run = deploy(
+            monkeypatch,
+            capsys,
+            namespace,
+            tmp_path,
+            manifests=BG,
+            image=f"{IMAGE}:crash",
+            strategy="blue-green",
+            service="web",
+        )
+    assert run.code == 1, run.out
+    last = run.out.strip().splitlines()[-1]
+    assert "traffic stays on blue" in last and f"{IMAGE}:v1" in last, last
+    svc = client.CoreV1Api(kube_admin).read_namespaced_service("web", namespace.name)
+    assert svc.spec.selector[COLOR] == "blue"
+    blue = deployment(kube_admin, namespace.name, "web-blue")
+    assert blue is not None and blue.status.available_replicas == 4
+    green = deployment(kube_admin, namespace.name, "web-green")
+    assert green is not None and green.spec.replicas == 0
+    assert endpoints.counts and min(endpoints.counts) > 0, endpoints.counts
