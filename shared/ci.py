@@ -1,29 +1,30 @@
 """One normalised CI context, read from Drone (`DRONE_*`), Woodpecker (`CI_*`) or, outside CI, git.
 
-Every field can be overridden by a setting of the same name (`CI_SETTINGS`), e.g. `PLUGIN_BUILD_NUMBER`.
+Every field can be overridden by a setting (`CI_SETTINGS`), e.g. `PLUGIN_BUILD_NUMBER`, `PLUGIN_COMMIT_TAG`.
 """
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from shared.settings import Setting, Values
 
-# name -> (Drone variables, Woodpecker variables), first non-empty wins.
-_SOURCES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "build_number": (("DRONE_BUILD_NUMBER",), ("CI_PIPELINE_NUMBER", "CI_BUILD_NUMBER")),
-    "commit_sha": (("DRONE_COMMIT_SHA", "DRONE_COMMIT"), ("CI_COMMIT_SHA",)),
-    "ref": (("DRONE_COMMIT_REF",), ("CI_COMMIT_REF",)),
-    "branch": (("DRONE_COMMIT_BRANCH", "DRONE_BRANCH"), ("CI_COMMIT_BRANCH",)),
-    "tag": (("DRONE_TAG",), ("CI_COMMIT_TAG",)),
-    "event": (("DRONE_BUILD_EVENT",), ("CI_PIPELINE_EVENT", "CI_BUILD_EVENT")),
-    "repo": (("DRONE_REPO",), ("CI_REPO",)),
-    "repo_link": (("DRONE_REPO_LINK",), ("CI_REPO_URL", "CI_REPO_LINK")),
-    "default_branch": (("DRONE_REPO_BRANCH",), ("CI_REPO_DEFAULT_BRANCH",)),
-    "pull_request": (("DRONE_PULL_REQUEST",), ("CI_COMMIT_PULL_REQUEST",)),
+# field -> (override setting, Drone variables, Woodpecker variables); the first non-empty variable wins.
+# Override settings carry their own names (`repo_name`, not `repo`) so they never collide with a plugin's settings.
+_SOURCES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "build_number": ("build_number", ("DRONE_BUILD_NUMBER",), ("CI_PIPELINE_NUMBER", "CI_BUILD_NUMBER")),
+    "commit_sha": ("commit_sha", ("DRONE_COMMIT_SHA", "DRONE_COMMIT"), ("CI_COMMIT_SHA",)),
+    "ref": ("commit_ref", ("DRONE_COMMIT_REF",), ("CI_COMMIT_REF",)),
+    "branch": ("commit_branch", ("DRONE_COMMIT_BRANCH", "DRONE_BRANCH"), ("CI_COMMIT_BRANCH",)),
+    "tag": ("commit_tag", ("DRONE_TAG",), ("CI_COMMIT_TAG",)),
+    "event": ("build_event", ("DRONE_BUILD_EVENT",), ("CI_PIPELINE_EVENT", "CI_BUILD_EVENT")),
+    "repo": ("repo_name", ("DRONE_REPO",), ("CI_REPO",)),
+    "repo_link": ("repo_link", ("DRONE_REPO_LINK",), ("CI_REPO_URL", "CI_REPO_LINK")),
+    "default_branch": ("default_branch", ("DRONE_REPO_BRANCH",), ("CI_REPO_DEFAULT_BRANCH",)),
+    "pull_request": ("pull_request", ("DRONE_PULL_REQUEST",), ("CI_COMMIT_PULL_REQUEST",)),
 }
 
 
@@ -43,8 +44,8 @@ class CIContext:
 
 
 CI_SETTINGS: tuple[Setting, ...] = tuple(
-    Setting(name, doc=f"Override the CI context's {name.replace('_', ' ')} (normally read from the CI system)")
-    for name in _SOURCES
+    Setting(setting, doc=f"Override the CI context's {field.replace('_', ' ')} (normally read from the CI system)")
+    for field, (setting, _, _) in _SOURCES.items()
 )
 
 
@@ -62,7 +63,7 @@ def context_from_env(env: Mapping[str, str], git: CIContext | None = None) -> CI
     if system == "local":
         base = git or CIContext()
         return replace(base, system="local")
-    index = 0 if system == "drone" else 1
+    index = 1 if system == "drone" else 2
     found = {}
     for name, sources in _SOURCES.items():
         found[name] = next((env[v] for v in sources[index] if env.get(v)), "")
@@ -76,7 +77,7 @@ def context_from_env(env: Mapping[str, str], git: CIContext | None = None) -> CI
 
 def with_overrides(ctx: CIContext, values: Values) -> CIContext:
     """`ctx` with every CI_SETTINGS value the operator set."""
-    changes = {f.name: getattr(values, f.name) for f in fields(ctx) if f.name in _SOURCES and values.given(f.name)}
+    changes = {field: getattr(values, s[0]) for field, s in _SOURCES.items() if values.given(s[0])}
     return replace(ctx, **changes)
 
 

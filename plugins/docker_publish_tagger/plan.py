@@ -6,13 +6,12 @@ Pure: settings, CI context, the environment (for build_args_from_env) and the cl
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from plugins.docker_publish_tagger.settings import CI_OVERRIDES
 from plugins.docker_publish_tagger.tags import TagRules, derive_tags, semver_tags
-from shared.ci import CIContext
+from shared.ci import CIContext, with_overrides
 from shared.errors import SettingsError
 from shared.images import DEFAULT_REGISTRY, parse_image
 from shared.settings import Values
@@ -83,11 +82,6 @@ class PublishPlan:
         return lines
 
 
-def context_with_overrides(ctx: CIContext, values: Values) -> CIContext:
-    """`ctx` with the CI fields the operator overrode (PLUGIN_BUILD_NUMBER, PLUGIN_COMMIT_SHA, ...)."""
-    return replace(ctx, **{s.name: getattr(values, s.name) for s in CI_OVERRIDES if values.given(s.name)})
-
-
 def destination(repo: str, registry: str, insecure: bool) -> Destination:
     try:
         ref = parse_image(repo)
@@ -138,7 +132,7 @@ def dockerfile_path(values: Values) -> Path:
 
 def make_plan(values: Values, ctx: CIContext, env: Mapping[str, str], now: datetime) -> PublishPlan:
     """Everything the run will do; SettingsError (exit 2) for any bad input, before any side effect."""
-    ctx = context_with_overrides(ctx, values)
+    ctx = with_overrides(ctx, values)
     dest = destination(values.repo, values.registry, values.insecure)
     rules = TagRules(
         strategies=tuple(values.tag_strategies),

@@ -12,10 +12,6 @@ from shared.settings import Declaration, Setting, Values, combine
 
 STRATEGIES = ("build_id", "system_build_id", "git_sha", "git_sha_build_id", "semver", "branch")
 
-# `repo` here is the image repository (the Drone docker plugin's name for it), so the CI context's own
-# `repo` override is left out; every other CI field can still be overridden (PLUGIN_BUILD_NUMBER, ...).
-CI_OVERRIDES: tuple[Setting, ...] = tuple(s for s in CI_SETTINGS if s.name != "repo")
-
 IMAGE: tuple[Setting, ...] = (
     Setting("repo", required=True, doc="Image repository to push to, e.g. registry.example.com:5000/team/app"),
     Setting("registry", default="", doc="Registry host[:port] (default: taken from repo)"),
@@ -89,6 +85,6 @@ def _check_build_args(values: Values) -> None:
 
 DECLARATION = Declaration(
     "docker-publish-tagger",
-    combine(IMAGE, REGISTRY_ACCESS, BUILD, TAGS, OUTPUT, CI_OVERRIDES),
+    combine(IMAGE, REGISTRY_ACCESS, BUILD, TAGS, OUTPUT, CI_SETTINGS),
     checks=(_check_build_args,),
 )

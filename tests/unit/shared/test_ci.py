@@ -104,6 +104,10 @@ def test_not_a_git_repo(tmp_path: Path) -> None:
 
 
 def test_settings_override_any_field() -> None:
-    values = Declaration("x", CI_SETTINGS).load({"PLUGIN_BUILD_NUMBER": "99", "PLUGIN_TAG": "v9.9.9"})
+    values = Declaration("x", CI_SETTINGS).load({"PLUGIN_BUILD_NUMBER": "99", "PLUGIN_COMMIT_TAG": "v9.9.9"})
     ctx = read_context(DRONE, values)
     assert (ctx.build_number, ctx.tag, ctx.commit_sha) == ("99", "v9.9.9", SHA)
+
+
+def test_override_names_do_not_collide_with_plugin_settings() -> None:
+    assert {s.name for s in CI_SETTINGS}.isdisjoint({"repo", "tag", "tags", "branch", "ref", "event"})
