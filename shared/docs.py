@@ -1,5 +1,5 @@
 """Plugin docs: each plugin's README.md carries its settings table between markers, generated from the
-declaration. `python -m shared.docs` rewrites them; a test fails when they drift."""
+declaration. `python -m shared.docs [plugin ...]` rewrites them; a test fails when they drift."""
 
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ def render(plugin: str) -> str:
     return update_docs_block(docs_path(plugin).read_text(), declaration_of(plugin).markdown_table())
 
 
-def main() -> int:
-    for plugin in PLUGINS:
+def main(argv: list[str]) -> int:
+    """Regenerate the named plugins' docs (all four when none is named)."""
+    for plugin in argv or PLUGINS:
         path = docs_path(plugin)
         new = render(plugin)
         if new != path.read_text():
@@ -36,4 +37,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
