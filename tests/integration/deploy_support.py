@@ -4,8 +4,8 @@ least-privilege deployer, read what the cluster holds."""
 from __future__ import annotations
 
 import base64
-import os
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

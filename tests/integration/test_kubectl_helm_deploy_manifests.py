@@ -105,3 +105,37 @@ def test_crashing_image_is_rolled_back(
     assert images(kube_admin, namespace.name, "web")["app"] == f"{IMAGE}:v1"
     assert fully_available(kube_admin, namespace.name, "web")
     assert run.report["result"] == "failed"
+
+
+def test_dry_run_prints_a_diff_and_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    namespace: Namespace,
+    tmp_path: Path,
+    kube_admin: client.ApiClient,
+) -> None:
+    assert deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:v1").code == 0
+    run = deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:v2", dry_run="true")
+    assert run.code == 0, run.out
+    assert f'~ spec.template.spec.containers[app].image: "{IMAGE}:v1" -> "{IMAGE}:v2"' in run.out
+    assert "Service/web would not change" in run.out
+    assert images(kube_admin, namespace.name, "web")["app"] == f"{IMAGE}:v1"
+
+
+def test_prune_deletes_what_left_the_manifests(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    namespace: Namespace,
+    tmp_path: Path,
+    kube_admin: client.ApiClient,
+) -> None:
+    assert deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:v1").code == 0
+    only_deployment = str(FIXTURES / "app" / "deployment.yaml")
+    run = deploy(monkeypatch, capsys, namespace, tmp_path, manifests=only_deployment, image=f"{IMAGE}:v1", prune="true")
+    assert run.code == 0, run.out
+    assert {(o["kind"], o["name"], o["action"]) for o in run.report["objects"]} >= {
+        ("Service", "web", "deleted"),
+        ("ConfigMap", "web-config", "deleted"),
+    }
+    names = [c.metadata.name for c in client.CoreV1Api(kube_admin).list_namespaced_config_map(namespace.name).items]
+    assert names == ["kube-root-ca.crt"]  # the cluster's own ConfigMap (not labelled) is kept

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plugins.kubectl_helm_deploy.manifests import Manifest
+from plugins.kubectl_helm_deploy.plan import build_helm_plan, build_plan, merge_values, resolve_image
+from plugins.kubectl_helm_deploy.settings import DECLARATION
+from plugins.kubectl_helm_deploy.workload import DEPLOY_LABEL
+from shared.errors import SettingsError
+from shared.handoff import Published, write_published
+from shared.settings import Values
+
+IMG = "reg.local/team/web"
+
+
+def settings(**env: str) -> Values:
+    base = {"PLUGIN_MANIFESTS": "k8s"}
+    base.update({f"PLUGIN_{k.upper()}": v for k, v in env.items()})
+    return DECLARATION.load({k: v for k, v in base.items() if v})
+
+
+def dep(name: str, image: str = f"{IMG}:v1") -> Manifest:
+    obj: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}},
+    }
+    return Manifest(f"{name}.yaml#1", obj)
+
+
+SVC = Manifest("svc.yaml#1", {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}})
+NS = Manifest("ns.yaml#1", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
+
+
+def test_plan_injects_image_namespace_rolling_and_label() -> None:
+    plan = build_plan(
+        settings(max_surge="1", max_unavailable="25%"), [NS, SVC, dep("web")], f"{IMG}:v2", "image", "ns1"
+    )
+    web = plan.object("Deployment", "web")
+    assert web is not None
+    assert web.obj["metadata"]["namespace"] == "ns1"
+    assert web.obj["metadata"]["labels"][DEPLOY_LABEL] == "web"
+    assert web.obj["spec"]["template"]["spec"]["containers"][0]["image"] == f"{IMG}:v2"
+    assert web.obj["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": "25%"}
+    assert "namespace" not in plan.objects[0].obj["metadata"]  # Namespace is cluster-scoped
+    assert plan.target == "web"
+    assert [c.container for c in plan.image_changes] == ["app"]
+
+
+@pytest.mark.parametrize(
+    ("env", "manifests", "image", "setting"),
+    [
+        pytest.param({}, [dep("web"), dep("api")], f"{IMG}:v2", None, id="rolling-many-ok"),
+        pytest.param(
+            {"strategy": "canary", "service": "web"},
+            [dep("a"), dep("b")],
+            f"{IMG}:v2",
+            "PLUGIN_DEPLOYMENT",
+            id="canary-needs-one",
+        ),
+        pytest.param({"deployment": "nope"}, [dep("web")], f"{IMG}:v2", "PLUGIN_DEPLOYMENT", id="unknown-deployment"),
+        pytest.param(
+            {"strategy": "blue-green", "service": "other"},
+            [SVC, dep("web")],
+            f"{IMG}:v2",
+            "PLUGIN_SERVICE",
+            id="blue-green-service-missing",
+        ),
+        pytest.param({"strategy": "canary"}, [dep("web")], "", "PLUGIN_IMAGE", id="canary-needs-image"),
+        pytest.param({"strategy": "canary", "canary_action": "abort"}, [dep("web")], "", None, id="abort-no-image"),
+        pytest.param({}, [dep("web", "x/y:1"), dep("api", "x/z:1")], f"{IMG}:v2", "PLUGIN_IMAGE", id="image-unused"),
+        pytest.param({"containers": "sidecar"}, [dep("web")], f"{IMG}:v2", "PLUGIN_CONTAINERS", id="unknown-container"),
+    ],
+)
+def test_plan_errors(env: dict[str, str], manifests: list[Manifest], image: str, setting: str | None) -> None:
+    if setting is None:
+        build_plan(settings(**env), manifests, image, "image", "ns")
+        return
+    with pytest.raises(SettingsError) as e:
+        build_plan(settings(**env), manifests, image, "image", "ns")
+    assert e.value.setting == setting
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        pytest.param({"strategy": "yolo"}, "PLUGIN_STRATEGY", id="strategy"),
+        pytest.param({"chart": "c"}, "PLUGIN_CHART", id="both-modes"),
+        pytest.param({"manifests": ""}, "PLUGIN_MANIFESTS", id="no-mode"),
+        pytest.param({"canary_weight": "0"}, "PLUGIN_CANARY_WEIGHT", id="weight-0"),
+        pytest.param({"canary_weight": "101"}, "PLUGIN_CANARY_WEIGHT", id="weight-101"),
+        pytest.param({"canary_steps": "10,200"}, "PLUGIN_CANARY_STEPS", id="step-over-100"),
+        pytest.param({"timeout": "soon"}, "PLUGIN_TIMEOUT", id="duration"),
+        pytest.param({"max_unavailable": "-1"}, "PLUGIN_MAX_UNAVAILABLE", id="max-unavailable"),
+        pytest.param({"strategy": "blue-green"}, "PLUGIN_SERVICE", id="blue-green-service"),
+        pytest.param({"manifests": "", "chart": "c", "strategy": "canary"}, "PLUGIN_STRATEGY", id="helm-canary"),
+        pytest.param({"manifests": "", "chart": "c", "set": "novalue"}, "PLUGIN_SET", id="set-not-kv"),
+        pytest.param({"canary_action": "yes"}, "PLUGIN_CANARY_ACTION", id="canary-action"),
+    ],
+)
+def test_settings_errors(env: dict[str, str], setting: str) -> None:
+    with pytest.raises(SettingsError) as e:
+        settings(**env)
+    assert e.value.setting == setting
+
+
+def test_resolve_image(tmp_path: Path) -> None:
+    assert resolve_image(settings(image=f"{IMG}:v3"), tmp_path) == (f"{IMG}:v3", "image")
+    assert resolve_image(settings(), tmp_path) == ("", "")  # no handoff: manifests as written
+    digest = "sha256:" + "b" * 64
+    write_published(tmp_path / ".shipline" / "publish.json", Published(IMG, ["v3"], digest, f"{IMG}@{digest}"))
+    assert resolve_image(settings(), tmp_path) == (f"{IMG}@{digest}", "publish_file")
+    with pytest.raises(SettingsError, match="PLUGIN_PUBLISH_FILE"):
+        resolve_image(settings(publish_file="missing.json"), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("base", "override", "merged"),
+    [
+        pytest.param({"a": {"b": 1, "c": 2}}, {"a": {"b": 3}}, {"a": {"b": 3, "c": 2}}, id="deep"),
+        pytest.param({"a": [1, 2]}, {"a": [3]}, {"a": [3]}, id="lists-replace"),
+        pytest.param({"a": {"b": 1}}, {"a": "x"}, {"a": "x"}, id="scalar-wins"),
+    ],
+)
+def test_merge_values(base: dict[str, Any], override: dict[str, Any], merged: dict[str, Any]) -> None:
+    assert merge_values(base, override) == merged
+
+
+def test_helm_plan_values_order(tmp_path: Path) -> None:
+    (tmp_path / "chart").mkdir()
+    values = settings(
+        manifests="",
+        chart="chart",
+        values_files="v.yaml",
+        values='{"replicaCount": 2, "image": {"pullPolicy": "Always"}}',
+        set="replicaCount=5,feature.on=true,name=web",
+        image_value="image.ref",
+    )
+    files = {"v.yaml": "replicaCount: 1\nimage: {ref: old, pullPolicy: IfNotPresent}\n"}
+    plan = build_helm_plan(values, f"{IMG}:v2", "image", "ns", files, tmp_path)
+    assert plan.helm is not None
+    assert plan.helm.release == "chart" and plan.helm.local
+    assert plan.helm.values == {
+        "replicaCount": 5,
+        "image": {"ref": f"{IMG}:v2", "pullPolicy": "Always"},
+        "feature": {"on": True},
+        "name": "web",
+    }
+
+
+def test_helm_plan_missing_local_chart(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match='PLUGIN_CHART: "./nope" does not exist'):
+        build_helm_plan(settings(manifests="", chart="./nope"), "", "", "ns", {}, tmp_path)
