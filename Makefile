@@ -49,3 +49,7 @@ demo: venv up images
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks against the reference tools, measured in the same run; they print ratios and never fail on timing.
+bench: venv up
+	for f in bench/bench_*.py; do $(PY) $$f || exit 1; done

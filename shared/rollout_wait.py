@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import queue
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -74,8 +75,14 @@ class _Gone(Exception):
 
 
 def _transient(error: BaseException) -> bool:
+    """Worth retrying: connection refused/reset, 5xx, 429. Not: 4xx, and TLS verification failures (a wrong CA
+    does not fix itself)."""
     if isinstance(error, ApiException):
         return (error.status or 0) in TRANSIENT_STATUS
+    if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
+        error = error.reason
+    if isinstance(error, (urllib3.exceptions.SSLError, ssl.SSLError)):
+        return False
     return isinstance(error, (urllib3.exceptions.HTTPError, OSError))
 
 

@@ -417,3 +417,65 @@ def test_assess_names_unready_new_pods() -> None:
 def test_assess_waits_for_the_new_replicaset() -> None:
     verdict = rollout.assess_rollout(deployment(image="app:9"), [OLD_RS], [], max_restarts=2)
     assert not verdict.done and not verdict.failed
+
+
+# -- rollout_wait's pure helpers ------------------------------------------------------------------------------
+
+import ssl  # noqa: E402
+
+import urllib3  # noqa: E402
+from kubernetes.client.exceptions import ApiException  # noqa: E402
+
+from shared import rollout_wait  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        pytest.param(ApiException(status=503), True, id="503"),
+        pytest.param(ApiException(status=429), True, id="429"),
+        pytest.param(ApiException(status=403), False, id="403"),
+        pytest.param(ApiException(status=404), False, id="404"),
+        pytest.param(ConnectionRefusedError(111, "Connection refused"), True, id="refused"),
+        pytest.param(urllib3.exceptions.ProtocolError("Connection broken"), True, id="cut"),
+        pytest.param(
+            urllib3.exceptions.MaxRetryError(None, "/", urllib3.exceptions.NewConnectionError(None, "refused")),  # type: ignore[arg-type]
+            True,
+            id="retries-exhausted",
+        ),
+        pytest.param(
+            urllib3.exceptions.MaxRetryError(None, "/", urllib3.exceptions.SSLError("CERTIFICATE_VERIFY_FAILED")),
+            False,
+            id="tls-verification",
+        ),
+        pytest.param(ssl.SSLCertVerificationError("bad"), False, id="ssl"),
+    ],
+)
+def test_transient(error: BaseException, transient: bool) -> None:
+    assert rollout_wait._transient(error) is transient
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        pytest.param({"lastTimestamp": "2026-01-01T10:00:03Z"}, "2026-01-01T10:00:03Z", id="core-v1"),
+        pytest.param({"eventTime": "2026-01-01T10:00:03.290154Z"}, "2026-01-01T10:00:03Z", id="micro-time"),
+        pytest.param(
+            {"series": {"lastObservedTime": "2026-01-01T10:05:00.1Z"}, "eventTime": "2026-01-01T10:00:00.0Z"},
+            "2026-01-01T10:05:00Z",
+            id="series",
+        ),
+        pytest.param({"metadata": {"creationTimestamp": "2026-01-01T09:00:00Z"}}, "2026-01-01T09:00:00Z", id="created"),
+        pytest.param({}, "", id="none"),
+    ],
+)
+def test_event_time(event: dict[str, Any], expected: str) -> None:
+    assert rollout_wait.event_time(event) == expected
+
+
+def test_timeout_message_names_unready_pods() -> None:
+    verdict = rollout.Assessment(False, False, "Waiting...", unready=("web-1 (Running)", "web-2 (Pending)"))
+    assert rollout_wait.timeout_message("web", 3.99999, verdict) == (
+        'deployment "web" did not finish rolling out within 4s: Waiting...; pods never Ready: web-1 (Running), '
+        "web-2 (Pending)"
+    )

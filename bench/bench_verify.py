@@ -1,0 +1,202 @@
+"""Benchmark (not a test): deployment-verify against `kubectl rollout status`, on the same rollouts, same run.
+
+1. A good rollout: both start the moment the Deployment is updated; an observer watches the Deployment and notes
+   when its status first satisfies kubectl's rollout-complete rules. Printed: each tool's delay from that moment
+   to its success exit, and the ratio.
+2. A `crash` rollout: the time each tool takes to report the failure. kubectl waits for the progress deadline
+   (`progressDeadlineSeconds`, 600 s by default; this benchmark sets CRASH_DEADLINE seconds so it ends).
+
+Reads `.stack/env` (make up). Never fails the build on timing: exits 0 unless the stack itself is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config, watch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shared.rollout import rollout_status  # noqa: E402
+
+CRASH_DEADLINE = int(os.environ.get("BENCH_CRASH_DEADLINE", "30"))
+IMAGE = "127.0.0.1:5000/bench/web"
+
+
+def read_env(path: Path) -> dict[str, str]:
+    import shlex
+
+    values = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, _, raw = line.partition("=")
+            parts = shlex.split(raw)
+            values[key.strip()] = parts[0] if parts else ""
+    return values
+
+
+def deployment(name: str, image: str, deadline: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 3,
+            "progressDeadlineSeconds": deadline,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+        },
+    }
+
+
+class Observer(threading.Thread):
+    """Notes the first moment the Deployment's status is complete by kubectl's rules (after `armed`)."""
+
+    def __init__(self, api: client.ApiClient, namespace: str, name: str) -> None:
+        super().__init__(daemon=True)
+        self.api, self.namespace, self.name = api, namespace, name
+        self.armed = threading.Event()
+        self.complete_at: float | None = None
+
+    def run(self) -> None:
+        apps = client.AppsV1Api(self.api)
+        for event in watch.Watch().stream(
+            apps.list_namespaced_deployment,
+            self.namespace,
+            field_selector=f"metadata.name={self.name}",
+            timeout_seconds=120,
+        ):
+            obj = self.api.sanitize_for_serialization(event["object"])
+            if self.armed.is_set() and rollout_status(obj).done:
+                self.complete_at = time.monotonic()
+                return
+
+
+def start_tools(
+    env: dict[str, str], namespace: str, name: str, timeout: str
+) -> dict[str, tuple[subprocess.Popen[str], list[float]]]:
+    plugin_env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGIN_")}
+    plugin_env.update(
+        PLUGIN_KUBECONFIG=Path(env["KUBECONFIG"]).read_text(),
+        PLUGIN_NAMESPACE=namespace,
+        PLUGIN_DEPLOYMENTS=name,
+        PLUGIN_TIMEOUT=timeout,
+        PYTHONPATH=str(ROOT),
+    )
+    kubectl = env.get("KUBECTL") or "kubectl"
+    commands = {
+        "deployment-verify": ([sys.executable, "-m", "plugins.deployment_verify"], plugin_env),
+        "kubectl rollout status": (
+            [
+                kubectl,
+                "--kubeconfig",
+                env["KUBECONFIG"],
+                "-n",
+                namespace,
+                "rollout",
+                "status",
+                f"deployment/{name}",
+                f"--timeout={timeout}",
+            ],
+            dict(os.environ),
+        ),
+    }
+    started = {}
+    for label, (argv, child_env) in commands.items():
+        proc = subprocess.Popen(
+            argv, env=child_env, cwd="/tmp", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        ended: list[float] = []
+        threading.Thread(
+            target=lambda p=proc, e=ended: (p.communicate(), e.append(time.monotonic())), daemon=True
+        ).start()
+        started[label] = (proc, ended)
+    return started
+
+
+def wait_all(tools: dict[str, tuple[subprocess.Popen[str], list[float]]], limit: float) -> None:
+    end = time.monotonic() + limit
+    while time.monotonic() < end and any(not ended for _, ended in tools.values()):
+        time.sleep(0.05)
+    for proc, _ in tools.values():
+        if proc.poll() is None:
+            proc.kill()
+
+
+def main() -> int:
+    env_file = ROOT / ".stack" / "env"
+    if not env_file.is_file():
+        print(f"bench: {env_file} is missing; run `make up` first", file=sys.stderr)
+        return 1
+    env = read_env(env_file)
+    api = config.new_client_from_config(config_file=env["KUBECONFIG"])
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    namespace = f"bench-verify-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": namespace}})
+    try:
+        for _ in range(100):
+            try:
+                core.read_namespaced_service_account("default", namespace)
+                break
+            except client.ApiException:
+                time.sleep(0.1)
+        apps.create_namespaced_deployment(namespace, deployment("web", f"{IMAGE}:v1", CRASH_DEADLINE))
+        tools = start_tools(env, namespace, "web", "60s")
+        wait_all(tools, 70)  # the first rollout: also warms caches for both tools
+
+        print("== good rollout: delay from 'status complete' to the tool's success exit")
+        observer = Observer(api, namespace, "web")
+        observer.start()
+        time.sleep(0.5)
+        observer.armed.set()
+        patch = [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": f"{IMAGE}:v2"}]
+        apps.patch_namespaced_deployment("web", namespace, patch)
+        tools = start_tools(env, namespace, "web", "60s")
+        wait_all(tools, 70)
+        observer.join(5)
+        delays = {}
+        for label, (proc, ended) in tools.items():
+            if observer.complete_at is None or not ended or proc.returncode != 0:
+                print(f"   {label:24} did not succeed (exit {proc.returncode})")
+                continue
+            delays[label] = ended[0] - observer.complete_at
+            print(f"   {label:24} {delays[label] * 1000:8.0f} ms")
+        if len(delays) == 2 and delays["kubectl rollout status"] > 0:
+            ratio = delays["deployment-verify"] / delays["kubectl rollout status"]
+            print(f"   ratio deployment-verify / kubectl: {ratio:.2f}")
+
+        print(f"== crash rollout: time to report the failure (progressDeadlineSeconds={CRASH_DEADLINE})")
+        patch[0]["value"] = f"{IMAGE}:crash"
+        started = time.monotonic()
+        apps.patch_namespaced_deployment("web", namespace, patch)
+        tools = start_tools(env, namespace, "web", f"{CRASH_DEADLINE + 60}s")
+        wait_all(tools, CRASH_DEADLINE + 70)
+        took = {}
+        for label, (proc, ended) in tools.items():
+            if ended:
+                took[label] = ended[0] - started
+                print(f"   {label:24} {took[label]:8.1f} s  (exit {proc.returncode})")
+            else:
+                print(f"   {label:24} still waiting")
+        if len(took) == 2:
+            ratio = took["deployment-verify"] / took["kubectl rollout status"]
+            print(f"   ratio deployment-verify / kubectl: {ratio:.3f}")
+            print("   (kubectl reports only at the progress deadline: 600 s with the default)")
+    finally:
+        core.delete_namespace(namespace)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
