@@ -128,6 +128,16 @@ class _Watcher(threading.Thread):
         super().__init__(name=f"watch-{kind}", daemon=True)
         self.api, self.kind, self.list_fn, self.namespace = api, kind, list_fn, namespace
         self.out, self.stop, self.selector = out, stop, selector
+        self.response: Any = None  # the open watch, so `interrupt` can end a blocked read
+
+    def interrupt(self) -> None:
+        """Unblock a read in progress (the thread then sees `stop` and ends) instead of waiting for the window."""
+        resp = self.response
+        if resp is not None and hasattr(resp, "shutdown"):
+            try:
+                resp.shutdown()
+            except (OSError, ValueError, RuntimeError):
+                pass  # already closed or released: nothing to unblock
 
     def run(self) -> None:
         version: str | None = None
@@ -170,6 +180,7 @@ class _Watcher(threading.Thread):
             _request_timeout=(10, WATCH_WINDOW + 15),
             **self.selector,
         )
+        self.response = resp
         try:
             for line in iter_resp_lines(resp):
                 event = json.loads(line)
@@ -184,6 +195,7 @@ class _Watcher(threading.Thread):
                 if self.stop.is_set():
                     break
         finally:
+            self.response = None
             resp.close()
             resp.release_conn()
         return version
@@ -287,6 +299,8 @@ def wait_for_rollout(
         raise RolloutFailed(timeout_message(name, timeout, verdict))
     finally:
         stop.set()
+        for watcher in watchers:
+            watcher.interrupt()
 
 
 def timeout_message(name: str, timeout: float, verdict: rollout.Assessment) -> str:
