@@ -96,7 +96,7 @@ def start_tools(
     )
     kubectl = env.get("KUBECTL") or "kubectl"
     commands = {
-        "deployment-verify": ([sys.executable, "-m", "plugins.deployment_verify"], plugin_env),
+        "deployment-verify": ([str(Path(sys.executable).with_name("deployment-verify"))], plugin_env),
         "kubectl rollout status": (
             [
                 kubectl,
