@@ -112,6 +112,9 @@ def retrying(api: client.ApiClient, what: Callable[[], Any], deadline: float, lo
             delay = min(delay * 2, BACKOFF_MAX)
 
 
+JOIN_TIMEOUT = 5.0
+
+
 class _Watcher(threading.Thread):
     """List then watch one kind, forever (until `stop`), sending _Sync/_Change/_Note/_Fatal to `out`."""
 
@@ -182,6 +185,8 @@ class _Watcher(threading.Thread):
         )
         self.response = resp
         try:
+            if self.stop.is_set():  # stopped while connecting: `interrupt` found no response to shut down
+                return version
             for line in iter_resp_lines(resp):
                 event = json.loads(line)
                 kind, obj = event.get("type"), event.get("object") or {}
@@ -301,6 +306,9 @@ def wait_for_rollout(
         stop.set()
         for watcher in watchers:
             watcher.interrupt()
+        # Join them: a daemon thread still inside an SSL read when the interpreter exits can abort the process.
+        for watcher in watchers:
+            watcher.join(timeout=JOIN_TIMEOUT)
 
 
 def timeout_message(name: str, timeout: float, verdict: rollout.Assessment) -> str:
