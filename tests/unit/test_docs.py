@@ -16,3 +16,9 @@ def test_settings_table_matches_declaration(plugin: str) -> None:
 def test_every_setting_is_documented(plugin: str) -> None:
     for setting in declaration_of(plugin).settings:
         assert setting.doc, f"{plugin}: setting {setting.name} has no doc line"
+
+
+def test_top_level_readme_matches_the_plugins_docs() -> None:
+    from shared.docs import TOP_README, render_top
+
+    assert TOP_README.read_text() == render_top(), "run `make docs` to regenerate README.md"
