@@ -51,7 +51,9 @@ make_context() {
   # setuptools builds in build/lib: a module deleted from the tree would otherwise linger in the wheel.
   rm -rf "$ROOT"/build/lib "$ROOT"/build/bdist.* "$wheels"/shipline-*.whl
   log "wheelhouse: shipline and its dependencies into build/wheels"
-  "$PY" -m pip wheel --quiet --disable-pip-version-check -w "$wheels" "$ROOT" >&2 \
+  # A fixed SOURCE_DATE_EPOCH makes the wheel byte-identical for identical sources, so Docker's layer cache
+  # holds across runs (the images are rebuilt only when the code or a dependency changed).
+  SOURCE_DATE_EPOCH=315532800 "$PY" -m pip wheel --quiet --disable-pip-version-check -w "$wheels" "$ROOT" >&2 \
     || die "pip wheel of the project failed"
   if ! ls "$wheels"/pip-*.whl >/dev/null 2>&1; then
     "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: -d "$wheels" pip >&2 \
@@ -81,15 +83,17 @@ docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || die "base image $BASE_IMAG
 
 # --- the images --------------------------------------------------------------------------------------------------
 revision=$(git rev-parse HEAD 2>/dev/null || true)
-created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+# The commit's time, not the clock's: an unchanged tree rebuilds nothing (a new label is a new image layer).
+created=$(git log -1 --format=%cI 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
 source_url=$(git config --get remote.origin.url 2>/dev/null || true)
 for plugin in "${selected[@]}"; do
   image=shipline/$plugin:$VERSION
   log "building $image on $BASE_IMAGE"
   # --network none: the builds need nothing from outside (the wheelhouse is in the context).
   docker build --quiet --network none -f "Dockerfile.$plugin" -t "$image" \
-    --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "VERSION=$VERSION" --build-arg "REVISION=$revision" \
-    --build-arg "CREATED=$created" --build-arg "SOURCE=$source_url" . >/dev/null \
+    --build-arg "BASE_IMAGE=$BASE_IMAGE" --label "org.opencontainers.image.version=$VERSION" \
+    --label "org.opencontainers.image.revision=$revision" --label "org.opencontainers.image.created=$created" \
+    ${source_url:+--label "org.opencontainers.image.source=$source_url"} . >/dev/null \
     || die "docker build -f Dockerfile.$plugin failed"
 done
 

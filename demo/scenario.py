@@ -1,0 +1,347 @@
+"""The demo's steps: the seed's pipeline run three times, as three builds of the example app would run it.
+
+build 1  publish v1 -> deploy -> verify
+build 2  change the app, publish v2 -> rolling upgrade -> verify -> chaos kill -> verify
+build 3  publish a build tagged `crash` -> deploy: the rollout fails, is rolled back to v2 -> verify v2 serves
+
+The demo plays the CI system: it sets Drone's variables (build number, commit, branch, event) for each plugin,
+and gives each plugin only its own least-privilege token (examples/rbac/).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.log import Log
+
+from .appcontainer import AppContainer
+from .cluster import Cluster, DeploymentState
+from .environment import Stack
+from .plugins import Outcome, PluginRunner, plugin_env
+from .workspace import Workspace
+
+APP = "example-app"
+LABEL_SELECTOR = "app.kubernetes.io/name=example-app"
+SECRET_SETTINGS = {"password", "kubernetes_token", "kubernetes_cert"}
+
+
+@dataclass
+class Step:
+    name: str
+    expected: str
+    actual: str = "not run"
+    ok: bool = False
+
+
+@dataclass(frozen=True)
+class Build:
+    number: int
+    version: str
+    commit: str
+    tags: tuple[str, ...]
+    digest: str
+    image: str  # repo@digest
+
+
+@dataclass
+class Facts:
+    builds: dict[str, Build] = field(default_factory=dict)
+    revisions: dict[str, str] = field(default_factory=dict)
+    recovery_seconds: float | None = None
+    http_checked: list[str] = field(default_factory=list)
+
+
+class StepFailed(Exception):
+    """A step did not behave as expected; the demo stops there (later steps would mean nothing)."""
+
+
+class Demo:
+    def __init__(self, stack: Stack, runner: PluginRunner, log: Log, namespace: str = "shipline-demo") -> None:
+        self.stack = stack
+        self.runner = runner
+        self.log = log
+        self.namespace = namespace
+        self.repo = f"{stack.registry}/{namespace}/{APP}"
+        self.facts = Facts()
+        self.steps: list[Step] = []
+        self.tokens: dict[str, str] = {}
+        self.cluster: Cluster | None = None
+        self.workspace: Workspace | None = None
+        self.app = AppContainer(stack.docker_host, name=f"{namespace}-app")
+        log.mask(stack.registry_password)
+
+    # -- the run ---------------------------------------------------------------------------------------------
+
+    def run(self) -> list[Step]:
+        plan: list[tuple[str, str, Callable[[], str]]] = [
+            ("prepare namespace", "namespace, 3 ServiceAccounts with namespaced Roles, 3 tokens", self.prepare),
+            ("build 1: publish v1", "exit 0; unique tags, digest in the registry", lambda: self.publish(1, "v1")),
+            ("build 1: deploy v1", "exit 0; 3/3 available on v1 (repo@digest)", lambda: self.deploy("v1")),
+            ("build 1: app container v1", "a real container of the v1 image answers", lambda: self.serve("v1")),
+            ("build 1: verify v1", "exit 0; rollout, image and HTTP checks pass", lambda: self.verify("v1")),
+            ("build 2: publish v2", "exit 0; new tags, a digest other than v1's", lambda: self.publish(2, "v2")),
+            ("build 2: rolling upgrade", "exit 0; 3/3 available on v2, next revision", lambda: self.deploy("v2")),
+            ("build 2: app container v2", "the container now runs the v2 image", lambda: self.serve("v2")),
+            ("build 2: verify v2", "exit 0; / answers version: v2", lambda: self.verify("v2")),
+            ("build 2: chaos kill", "exit 0; one pod killed, recovery measured", self.chaos),
+            ("build 2: verify again", "exit 0; steady state holds", lambda: self.verify("v2")),
+            ("build 3: publish crash", "exit 0; a tag containing 'crash'", lambda: self.publish(3, "v3", crash=True)),
+            ("build 3: deploy crash", "exit 1; CrashLoopBackOff, rolled back to v2", self.deploy_crash),
+            ("build 3: verify v2 serves", "exit 0; v2's digest on every pod", lambda: self.verify("v2")),
+        ]
+        self.steps = [Step(name, expected) for name, expected, _ in plan]
+        try:
+            for step, (_, _, action) in zip(self.steps, plan, strict=True):
+                self.log.heading(f"{step.name}  (expected: {step.expected})")
+                try:
+                    step.actual = action()
+                    step.ok = True
+                except StepFailed as e:
+                    step.actual = str(e)
+                    self.log.error(f"{step.name}: {e}")
+                    break
+                except Exception as e:  # noqa: BLE001 - any surprise stops the demo with one clear line
+                    step.actual = f"{type(e).__name__}: {e}"
+                    self.log.error(f"{step.name}: {step.actual}")
+                    break
+                self.log.info(f"ok: {step.actual}")
+        finally:
+            self.close()
+        return self.steps
+
+    def close(self) -> None:
+        self.app.stop()
+        if self.cluster is not None:
+            self.cluster.close()
+        if self.workspace is not None:
+            self.workspace.remove()
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.steps) and all(s.ok for s in self.steps)
+
+    # -- steps -----------------------------------------------------------------------------------------------
+
+    def prepare(self) -> str:
+        self.cluster = Cluster(self.stack.kubeconfig)
+        self.tokens = self.cluster.prepare_namespace(self.namespace)
+        self.log.mask(*self.tokens.values())
+        self.workspace = Workspace.create("v1")
+        self.log.info(f"workspace (a git repository, as CI would clone it): {self.workspace.path}")
+        self.log.info(f"plugins run as: {self.runner.kind}")
+        return f"namespace {self.namespace}, ServiceAccounts {', '.join(sorted(self.tokens))}"
+
+    def publish(self, number: int, version: str, crash: bool = False) -> str:
+        ws = self._workspace()
+        if version != "v1":
+            ws.change(version, f"example app {version}")
+        settings: dict[str, object] = {
+            "repo": self.repo,
+            "dockerfile": "Dockerfile",
+            "context": ".",
+            # The local base image: nothing can be pulled here.
+            "build_args": {"BASE_IMAGE": "shipline/python-base:bookworm"},
+            "tag_strategies": ["git_sha_build_id", "system_build_id"],
+            "username": self.stack.registry_username,
+            "password": self.stack.registry_password,
+        }
+        if crash:
+            # kwok's crash stage matches "crash" in a pod's image: this build's pods will crash-loop.
+            settings["tag_suffix"] = "crash"
+        outcome = self._run("docker-publish-tagger", settings, number)
+        self._expect_code(outcome, 0)
+        handoff = json.loads((ws.path / ".shipline" / "publish.json").read_text())
+        build = Build(number, version, ws.commit, tuple(handoff["tags"]), handoff["digest"], handoff["image"])
+        earlier = [b.digest for b in self.facts.builds.values()]
+        if build.digest in earlier:
+            raise StepFailed(f"digest {build.digest} is not new: the change did not reach the image")
+        if crash and not any("crash" in t for t in build.tags):
+            raise StepFailed(f"no tag contains 'crash': {build.tags}")
+        self.facts.builds["crash" if crash else version] = build
+        return f"tags {', '.join(build.tags)}; digest {build.digest[:19]}..."
+
+    def deploy(self, version: str) -> str:
+        build = self.facts.builds[version]
+        settings = {
+            "namespace": self.namespace,
+            "manifests": ["k8s"],
+            # The image comes from publish's handoff (.shipline/publish.json): repo@digest, what was built.
+            "strategy": "rolling",
+            "max_surge": "1",
+            "max_unavailable": "0",
+            "timeout": "2m",
+            "report_file": ".shipline/deploy.json",
+            **self._kube("deploy"),
+        }
+        self._expect_code(self._run("kubectl-helm-deploy", settings, build.number), 0)
+        state = self._cluster().wait_healthy(self.namespace, APP, timeout=30)
+        self._expect_image(state, build.image)
+        self.facts.revisions[version] = state.revision
+        return f"revision {state.revision}, {state.available}/{state.replicas} available, {build.image}"
+
+    def serve(self, version: str) -> str:
+        # The image the Deployment runs, exactly (repo@digest), now as a real container.
+        image = self._cluster().deployment(self.namespace, APP).images[0]
+        self.log.info("kwok's pods run no containers: the HTTP checks go to a real container of this image")
+        url = self.app.serve(image)
+        page = self.app.page()
+        if f"version: {version}" not in page:
+            raise StepFailed(f"{url}/ does not say version: {version}: {page[:120]!r}")
+        self.facts.http_checked.append(f"{url}/ -> version: {version}")
+        return f"{url}/ says version: {version} (docker container of {image})"
+
+    def verify(self, version: str) -> str:
+        build = self.facts.builds[version]
+        settings = {
+            "namespace": self.namespace,
+            "deployments": [APP],
+            "timeout": "1m",
+            "expected_image": build.image,
+            "urls": [f"{self.app.url}/"],
+            "expect_body": f"version: {version}",
+            "requests_per_url": 5,
+            "interval": "100ms",
+            "max_error_rate": 0,
+            "warmup_retries": 3,
+            "report_file": ".shipline/verify.json",
+            **self._kube("verify"),
+        }
+        self._expect_code(self._run("deployment-verify", settings, build.number), 0)
+        report = self._report("verify.json")
+        checks = report.get("checks", [])
+        passed = sum(1 for c in checks if c.get("passed"))
+        return f"{passed}/{len(checks)} checks passed (rollout, image {build.image[-12:]}, HTTP)"
+
+    def chaos(self) -> str:
+        settings = {
+            "namespace": self.namespace,
+            "label_selector": LABEL_SELECTOR,
+            "require_label": "shipline.io/chaos=enabled",
+            "mode": "one",
+            "min_available": 2,
+            "random_seed": "shipline-demo",
+            "recovery_timeout": "60s",
+            "probe_urls": [f"{self.app.url}/healthz"],
+            "report_file": ".shipline/chaos.json",
+            **self._kube("chaos"),
+        }
+        self._expect_code(self._run("chaos-kill", settings, self.facts.builds["v2"].number), 0)
+        rounds = self._report("chaos.json").get("rounds", [])
+        killed = [k.get("pod", "?") for r in rounds for k in r.get("kills", [])]
+        seconds = rounds[0].get("recovery_seconds") if rounds else None
+        if not killed or seconds is None:
+            raise StepFailed(f"the report shows no kill or no recovery time: {rounds}")
+        self.facts.recovery_seconds = float(seconds)
+        return f"killed {', '.join(killed)}; back to 3/3 available in {seconds:.1f}s"
+
+    def deploy_crash(self) -> str:
+        crash, good = self.facts.builds["crash"], self.facts.builds["v2"]
+        tag = next(t for t in crash.tags if "crash" in t)
+        # repo:tag@digest: pinned by digest like every deploy, with the crash tag kwok's stage looks for.
+        image = f"{self.repo}:{tag}@{crash.digest}"
+        settings = {
+            "namespace": self.namespace,
+            "manifests": ["k8s"],
+            "image": image,
+            "strategy": "rolling",
+            "max_surge": "1",
+            "max_unavailable": "0",
+            "timeout": "2m",
+            "rollback_on_failure": True,
+            "report_file": ".shipline/deploy.json",
+            **self._kube("deploy"),
+        }
+        outcome = self._run("kubectl-helm-deploy", settings, crash.number)
+        self._expect_code(outcome, 1)
+        if "CrashLoopBackOff" not in outcome.output:
+            raise StepFailed("exit 1, but the output does not name CrashLoopBackOff")
+        state = self._cluster().wait_healthy(self.namespace, APP, timeout=30)
+        self._expect_image(state, good.image)
+        self.facts.revisions["crash"] = "failed"
+        self.facts.revisions["rollback"] = state.revision
+        return f"exit 1 (CrashLoopBackOff); rolled back: revision {state.revision} runs v2, {state.available}/3"
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+
+    def _run(self, plugin: str, settings: Mapping[str, object], build_number: int) -> Outcome:
+        shown = ", ".join(
+            f"{k}={'******' if k in SECRET_SETTINGS else v}" for k, v in settings.items() if v is not None
+        )
+        self.log.info(f"{plugin}: {shown}")
+        env = {**self._ci(build_number), **plugin_env(settings)}
+        return self.runner.run(plugin, env, self._workspace().path, self.log)
+
+    def _ci(self, build_number: int) -> dict[str, str]:
+        """What Drone would set for this build."""
+        return {
+            "DRONE": "true",
+            "DRONE_BUILD_NUMBER": str(build_number),
+            "DRONE_BUILD_EVENT": "push",
+            "DRONE_COMMIT_SHA": self._workspace().commit,
+            "DRONE_COMMIT_BRANCH": "main",
+            "DRONE_COMMIT_REF": "refs/heads/main",
+            "DRONE_REPO": f"{self.namespace}/{APP}",
+            "DRONE_REPO_BRANCH": "main",
+        }
+
+    def _kube(self, plugin: str) -> dict[str, object]:
+        return {
+            "kubernetes_server": self.stack.kube_server,
+            "kubernetes_cert": self.stack.ca_pem,
+            "kubernetes_token": self.tokens[plugin],
+        }
+
+    def _report(self, name: str) -> dict[str, Any]:
+        path = self._workspace().path / ".shipline" / name
+        if not path.is_file():
+            raise StepFailed(f"no report at {path}")
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+
+    @staticmethod
+    def _expect_code(outcome: Outcome, code: int) -> None:
+        if outcome.code != code:
+            last = outcome.output.strip().splitlines()[-1:] or ["(no output)"]
+            raise StepFailed(f"exit {outcome.code}, expected {code}: {last[0]}")
+
+    @staticmethod
+    def _expect_image(state: DeploymentState, image: str) -> None:
+        if state.images != (image,):
+            raise StepFailed(f"the Deployment runs {', '.join(state.images)}, expected {image}")
+
+    def _workspace(self) -> Workspace:
+        assert self.workspace is not None, "prepare runs first"
+        return self.workspace
+
+    def _cluster(self) -> Cluster:
+        assert self.cluster is not None, "prepare runs first"
+        return self.cluster
+
+
+def summary(demo: Demo, log: Log) -> None:
+    log.heading("Summary")
+    log.table(
+        ("step", "expected", "actual", "result"),
+        [(s.name, s.expected, s.actual, "ok" if s.ok else ("NOT RUN" if s.actual == "not run" else "FAILED"))
+         for s in demo.steps],
+    )  # fmt: skip
+    facts = demo.facts
+    if facts.builds:
+        log.info("")
+        log.table(
+            ("build", "version", "commit", "tags", "digest"),
+            [(b.number, k, b.commit[:12], ", ".join(b.tags), b.digest) for k, b in facts.builds.items()],
+        )
+    if facts.revisions:
+        log.info("")
+        log.info("revisions: " + ", ".join(f"{k} -> {v}" for k, v in facts.revisions.items()))
+    if facts.recovery_seconds is not None:
+        log.info(f"chaos recovery: {facts.recovery_seconds:.1f}s (first kill -> all replicas available again)")
+    log.info(
+        "note: kwok's pods run no containers (Kubernetes itself is real: scheduler, controllers, ReplicaSets); "
+        "the HTTP checks went to a real container of the same image on the local Docker engine"
+    )
+    log.info(f"result: {'every step behaved as expected' if demo.passed else 'NOT every step behaved as expected'}")
