@@ -11,6 +11,7 @@ and gives each plugin only its own least-privilege token (examples/rbac/).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ class Step:
     expected: str
     actual: str = "not run"
     ok: bool = False
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -96,15 +98,16 @@ class Demo:
         try:
             for step, (_, _, action) in zip(self.steps, plan, strict=True):
                 self.log.heading(f"{step.name}  (expected: {step.expected})")
+                started = time.monotonic()
                 try:
                     step.actual = action()
                     step.ok = True
                 except StepFailed as e:
                     step.actual = str(e)
-                    self.log.error(f"{step.name}: {e}")
-                    break
                 except Exception as e:  # noqa: BLE001 - any surprise stops the demo with one clear line
                     step.actual = f"{type(e).__name__}: {e}"
+                step.seconds = time.monotonic() - started
+                if not step.ok:
                     self.log.error(f"{step.name}: {step.actual}")
                     break
                 self.log.info(f"ok: {step.actual}")
@@ -150,7 +153,7 @@ class Demo:
         }
         if crash:
             # kwok's crash stage matches "crash" in a pod's image: this build's pods will crash-loop.
-            settings["tag_suffix"] = "crash"
+            settings["tag_suffix"] = "-crash"
         outcome = self._run("docker-publish-tagger", settings, number)
         self._expect_code(outcome, 0)
         handoff = json.loads((ws.path / ".shipline" / "publish.json").read_text())
@@ -161,7 +164,7 @@ class Demo:
         if crash and not any("crash" in t for t in build.tags):
             raise StepFailed(f"no tag contains 'crash': {build.tags}")
         self.facts.builds["crash" if crash else version] = build
-        return f"tags {', '.join(build.tags)}; digest {build.digest[:19]}..."
+        return f"tags {', '.join(build.tags)}; {short(build.image)}"
 
     def deploy(self, version: str) -> str:
         build = self.facts.builds[version]
@@ -180,7 +183,7 @@ class Demo:
         state = self._cluster().wait_healthy(self.namespace, APP, timeout=30)
         self._expect_image(state, build.image)
         self.facts.revisions[version] = state.revision
-        return f"revision {state.revision}, {state.available}/{state.replicas} available, {build.image}"
+        return f"revision {state.revision}, {state.available}/{state.replicas} available on {short(build.image)}"
 
     def serve(self, version: str) -> str:
         # The image the Deployment runs, exactly (repo@digest), now as a real container.
@@ -191,7 +194,7 @@ class Demo:
         if f"version: {version}" not in page:
             raise StepFailed(f"{url}/ does not say version: {version}: {page[:120]!r}")
         self.facts.http_checked.append(f"{url}/ -> version: {version}")
-        return f"{url}/ says version: {version} (docker container of {image})"
+        return f"{url}/ says version: {version} (a container of {short(image)})"
 
     def verify(self, version: str) -> str:
         build = self.facts.builds[version]
@@ -213,7 +216,7 @@ class Demo:
         report = self._report("verify.json")
         checks = report.get("checks", [])
         passed = sum(1 for c in checks if c.get("passed"))
-        return f"{passed}/{len(checks)} checks passed (rollout, image {build.image[-12:]}, HTTP)"
+        return f"{passed}/{len(checks)} checks passed (rollout, every pod on {short(build.image)}, HTTP)"
 
     def chaos(self) -> str:
         settings = {
@@ -262,7 +265,10 @@ class Demo:
         self._expect_image(state, good.image)
         self.facts.revisions["crash"] = "failed"
         self.facts.revisions["rollback"] = state.revision
-        return f"exit 1 (CrashLoopBackOff); rolled back: revision {state.revision} runs v2, {state.available}/3"
+        return (
+            f"exit 1 (CrashLoopBackOff); rolled back: revision {state.revision} runs v2 ({short(good.image)}), "
+            f"{state.available}/{state.replicas} available"
+        )
 
     # -- helpers ---------------------------------------------------------------------------------------------
 
@@ -321,13 +327,18 @@ class Demo:
         return self.cluster
 
 
+def short(image: str) -> str:
+    """`app@sha256:4e6b94adfb77` for a `host/path/app@sha256:...` reference: enough to tell builds apart."""
+    name, _, digest = image.rpartition("@")
+    return f"{name.rsplit('/', 1)[-1]}@{digest[:19]}" if name else image
+
+
 def summary(demo: Demo, log: Log) -> None:
     log.heading("Summary")
     log.table(
-        ("step", "expected", "actual", "result"),
-        [(s.name, s.expected, s.actual, "ok" if s.ok else ("NOT RUN" if s.actual == "not run" else "FAILED"))
-         for s in demo.steps],
-    )  # fmt: skip
+        ("step", "expected", "actual", "time", "result"),
+        [(s.name, s.expected, s.actual, f"{s.seconds:.1f}s", _result(s)) for s in demo.steps],
+    )
     facts = demo.facts
     if facts.builds:
         log.info("")
@@ -345,3 +356,7 @@ def summary(demo: Demo, log: Log) -> None:
         "the HTTP checks went to a real container of the same image on the local Docker engine"
     )
     log.info(f"result: {'every step behaved as expected' if demo.passed else 'NOT every step behaved as expected'}")
+
+
+def _result(step: Step) -> str:
+    return "ok" if step.ok else "NOT RUN" if step.actual == "not run" else "FAILED"

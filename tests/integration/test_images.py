@@ -1,0 +1,201 @@
+"""The four plugin images: built on the local base by scripts/images.sh (what `make images` runs), and used the
+design card's third way: `docker run --rm --network host -e PLUGIN_...` against the real stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tomllib
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+import requests
+from kubernetes import client
+
+from .stacklib import Namespace, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGINS = ("docker-publish-tagger", "kubectl-helm-deploy", "deployment-verify", "chaos-kill")
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def image(plugin: str) -> str:
+    return f"shipline/{plugin}:{VERSION}"
+
+
+@pytest.fixture(scope="session")
+def images(stack: dict[str, str]) -> dict[str, str]:
+    """The four images, built once per session (Docker's cache makes a rebuild of unchanged code quick)."""
+    env = {**os.environ, "DOCKER_HOST": stack["DOCKER_HOST"], "HELM_BIN": stack["HELM_BIN"]}
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "images.sh")], env=env, capture_output=True, text=True, timeout=1800, check=False
+    )
+    assert done.returncode == 0, f"scripts/images.sh failed:\n{done.stderr[-4000:]}"
+    for plugin in PLUGINS:
+        assert image(plugin) in done.stdout, f"no size reported for {image(plugin)}:\n{done.stdout}"
+    return {plugin: image(plugin) for plugin in PLUGINS}
+
+
+def docker(
+    stack: Mapping[str, str], *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The docker CLI against the stack's engine. `env` values reach `docker run -e NAME` (never argv)."""
+    child = {"PATH": os.environ["PATH"], "DOCKER_HOST": stack["DOCKER_HOST"], **(env or {})}
+    return subprocess.run(["docker", *args], env=child, capture_output=True, text=True, timeout=600, check=False)
+
+
+def run_plugin(
+    stack: Mapping[str, str], plugin: str, env: Mapping[str, str], workdir: Path, docker_socket: bool = False
+) -> subprocess.CompletedProcess[str]:
+    args = ["run", "--rm", "--network", "host", "-v", f"{workdir}:{workdir}", "-w", str(workdir)]
+    if docker_socket:
+        sock = stack["DOCKER_HOST"].removeprefix("unix://")
+        args += ["-v", f"{sock}:/var/run/docker.sock", "--group-add", str(os.stat(sock).st_gid)]
+    for name in sorted(env):
+        args += ["-e", name]
+    return docker(stack, *args, image(plugin), env=env)
+
+
+def workspace(tmp_path: Path) -> Path:
+    """A CI-like workspace the images' non-root user (uid 10001) can write to."""
+    tmp_path.chmod(0o777)
+    return tmp_path
+
+
+def kube_env(ns: Namespace, stack: Mapping[str, str]) -> dict[str, str]:
+    return {
+        "PLUGIN_NAMESPACE": ns.name,
+        "PLUGIN_KUBERNETES_SERVER": ns.server,
+        "PLUGIN_KUBERNETES_CERT": Path(stack["KUBE_CA_FILE"]).read_text(),
+        "PLUGIN_KUBERNETES_TOKEN": ns.token,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# How the images are made
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_image_is_multi_stage_non_root_with_labels(images: dict[str, str], stack: dict[str, str], plugin: str) -> None:
+    inspected = docker(stack, "image", "inspect", images[plugin])
+    assert inspected.returncode == 0, inspected.stderr
+    config = json.loads(inspected.stdout)[0]["Config"]
+    assert config["User"] == "10001:10001"
+    assert config["Entrypoint"] == [f"/opt/shipline/bin/{plugin}"]
+    labels = config["Labels"]
+    assert labels["org.opencontainers.image.title"] == plugin
+    assert labels["org.opencontainers.image.version"] == VERSION
+    assert labels["org.opencontainers.image.revision"]
+    assert labels["org.opencontainers.image.created"]
+    # Only the runtime was copied: no wheelhouse, no pip in the final image.
+    probe = docker(
+        stack, "run", "--rm", "--entrypoint", "sh", images[plugin], "-c",
+        "id -u; test ! -e /wheels && test ! -e /opt/shipline/bin/pip && echo clean",
+    )  # fmt: skip
+    assert probe.stdout.split() == ["10001", "clean"], probe.stdout + probe.stderr
+
+
+def test_deploy_image_carries_helm_3(images: dict[str, str], stack: dict[str, str]) -> None:
+    done = docker(stack, "run", "--rm", "--entrypoint", "helm", images["kubectl-helm-deploy"], "version", "--short")
+    assert done.returncode == 0 and done.stdout.startswith("v3."), done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_no_settings_is_a_settings_error(images: dict[str, str], stack: dict[str, str], plugin: str) -> None:
+    done = docker(stack, "run", "--rm", images[plugin])
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert any(line.startswith("xx ") and "PLUGIN_" in line for line in output.splitlines()), output
+    assert "Traceback" not in output
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Each image does its job against the stack
+
+
+def test_publish_image_builds_and_pushes(images: dict[str, str], stack: dict[str, str], tmp_path: Path) -> None:
+    ws = workspace(tmp_path)
+    (ws / "hello.txt").write_text("hello from the publish image test\n")
+    (ws / "Dockerfile").write_text("FROM scratch AS base\nCOPY hello.txt /\nFROM base\nLABEL test=images\n")
+    repo = f"{stack['REGISTRY']}/it-images/hello-{uuid.uuid4().hex[:8]}"
+    env = {
+        "DRONE": "true",
+        "DRONE_BUILD_NUMBER": "7",
+        "DRONE_COMMIT_SHA": "0123456789abcdef0123456789abcdef01234567",
+        "DRONE_COMMIT_BRANCH": "main",
+        "DRONE_BUILD_EVENT": "push",
+        "PLUGIN_REPO": repo,
+        "PLUGIN_USERNAME": stack["REGISTRY_USERNAME"],
+        "PLUGIN_PASSWORD": stack["REGISTRY_PASSWORD"],
+    }
+    done = run_plugin(stack, "docker-publish-tagger", env, ws, docker_socket=True)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert stack["REGISTRY_PASSWORD"] not in output
+    handoff = json.loads((ws / ".shipline" / "publish.json").read_text())
+    assert handoff["tags"] == ["0123456789ab-7"]
+    assert handoff["image"] == f"{repo}@{handoff['digest']}"
+    assert (ws / ".tags").read_text().strip() == "0123456789ab-7"
+    # The registry itself says the tag is that digest.
+    name = repo.split("/", 1)[1]
+    head = requests.head(
+        f"http://{stack['REGISTRY']}/v2/{name}/manifests/0123456789ab-7",
+        auth=(stack["REGISTRY_USERNAME"], stack["REGISTRY_PASSWORD"]),
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+        timeout=10,
+    )
+    assert head.status_code == 200
+    assert head.headers["Docker-Content-Digest"] == handoff["digest"]
+
+
+def test_deploy_verify_and_chaos_images_on_the_stack(
+    images: dict[str, str], stack: dict[str, str], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
+) -> None:
+    """Deploy the example manifests with the deployer token, verify them, and run a chaos dry run: all as images."""
+    ws = workspace(tmp_path)
+    shutil.copytree(ROOT / "examples" / "k8s", ws / "k8s")
+    app_image = f"{stack['REGISTRY']}/it-images/example-app:v1"
+    kube = kube_env(namespace, stack)
+
+    settings = {"PLUGIN_MANIFESTS": "k8s", "PLUGIN_IMAGE": app_image, "PLUGIN_TIMEOUT": "90s"}
+    deploy = run_plugin(stack, "kubectl-helm-deploy", {**kube, **settings}, ws)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    assert namespace.token not in deploy.stdout + deploy.stderr
+    apps = client.AppsV1Api(kube_admin)
+    deployment = apps.read_namespaced_deployment("example-app", namespace.name)
+    assert [c.image for c in deployment.spec.template.spec.containers] == [app_image]
+    assert client.CoreV1Api(kube_admin).read_namespaced_service("example-app", namespace.name)
+
+    settings = {
+        "PLUGIN_DEPLOYMENTS": "example-app",
+        "PLUGIN_EXPECTED_IMAGE": app_image,
+        "PLUGIN_TIMEOUT": "60s",
+        "PLUGIN_REPORT_FILE": "verify.json",
+    }
+    verify = run_plugin(stack, "deployment-verify", {**kube, **settings}, ws)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    report = json.loads((ws / "verify.json").read_text())
+    assert report["passed"] is True
+
+    def pods() -> set[str]:
+        listed = client.CoreV1Api(kube_admin).list_namespaced_pod(
+            namespace.name, label_selector="app.kubernetes.io/name=example-app"
+        )
+        return {p.metadata.name for p in listed.items if not p.metadata.deletion_timestamp}
+
+    wait_for(lambda: len(pods()) == 3, 30, what="3 example-app pods")
+    before = pods()
+    settings = {
+        "PLUGIN_LABEL_SELECTOR": "app.kubernetes.io/name=example-app",
+        "PLUGIN_MODE": "all",
+        "PLUGIN_DRY_RUN": "true",
+    }
+    chaos = run_plugin(stack, "chaos-kill", {**kube, **settings}, ws)
+    output = chaos.stdout + chaos.stderr
+    assert chaos.returncode == 0, output
+    assert all(pod in output for pod in before), "the dry run names every pod it would kill"
+    assert pods() == before, "a dry run killed a pod"
