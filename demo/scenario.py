@@ -62,6 +62,7 @@ class StepFailed(Exception):
 
 class Demo:
     def __init__(self, stack: Stack, runner: PluginRunner, log: Log, namespace: str = "shipline-demo") -> None:
+        """`namespace` is deleted and made anew; the image repository is named after it too."""
         self.stack = stack
         self.runner = runner
         self.log = log
@@ -69,6 +70,7 @@ class Demo:
         self.repo = f"{stack.registry}/{namespace}/{APP}"
         self.facts = Facts()
         self.steps: list[Step] = []
+        self.outcomes: list[tuple[str, Outcome]] = []  # every plugin run, unmasked (tests search them for secrets)
         self.tokens: dict[str, str] = {}
         self.cluster: Cluster | None = None
         self.workspace: Workspace | None = None
@@ -278,7 +280,9 @@ class Demo:
         )
         self.log.info(f"{plugin}: {shown}")
         env = {**self._ci(build_number), **plugin_env(settings)}
-        return self.runner.run(plugin, env, self._workspace().path, self.log)
+        outcome = self.runner.run(plugin, env, self._workspace().path, self.log)
+        self.outcomes.append((plugin, outcome))
+        return outcome
 
     def _ci(self, build_number: int) -> dict[str, str]:
         """What Drone would set for this build."""

@@ -1,0 +1,111 @@
+"""`make demo` on the real stack: the seed's pipeline through the four plugin images, run once for this module,
+then each outcome asserted (what `python -m demo` prints as its summary)."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from shared.log import Log
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # the demo package lives at the repository root, beside shared/ and plugins/
+
+from demo.cluster import Cluster  # noqa: E402
+from demo.environment import read_stack  # noqa: E402
+from demo.plugins import PLUGINS, ImageRunner, image_of  # noqa: E402
+from demo.scenario import Demo, summary  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def demo(stack: dict[str, str]) -> Iterator[Demo]:
+    env = {**os.environ, "DOCKER_HOST": stack["DOCKER_HOST"], "HELM_BIN": stack["HELM_BIN"]}
+    built = subprocess.run(
+        [str(ROOT / "scripts" / "images.sh"), *PLUGINS], env=env, capture_output=True, text=True, timeout=1800
+    )
+    assert built.returncode == 0, f"scripts/images.sh failed:\n{built.stderr[-4000:]}"
+    out = io.StringIO()
+    run = Demo(
+        read_stack(), ImageRunner(stack["DOCKER_HOST"]), Log(stream=out), namespace=f"it-demo-{uuid.uuid4().hex[:6]}"
+    )
+    run.run()
+    summary(run, run.log)
+    yield run
+    cluster = Cluster(stack["KUBECONFIG"])
+    try:
+        cluster.delete_namespace(run.namespace)
+    finally:
+        cluster.close()
+
+
+def table(run: Demo) -> str:
+    """The steps, and the end of the demo's log: the failure message says what happened."""
+    steps = "\n".join(f"{s.name}: {'ok' if s.ok else 'FAILED'}: {s.actual}" for s in run.steps)
+    stream = run.log.stream
+    return steps + ("\n--- demo log (end) ---\n" + stream.getvalue()[-6000:] if isinstance(stream, io.StringIO) else "")
+
+
+def test_every_step_behaved_as_expected(demo: Demo) -> None:
+    assert demo.passed, table(demo)
+    assert len(demo.steps) == 14
+
+
+def test_plugins_ran_as_their_images(demo: Demo) -> None:
+    assert demo.runner.kind == "image"
+    ran = {plugin for plugin, _ in demo.outcomes}
+    assert ran == set(PLUGINS)
+    assert all(image_of(p).startswith("shipline/") for p in ran)
+
+
+def test_each_build_has_unique_tags_and_its_own_digest(demo: Demo) -> None:
+    builds = demo.facts.builds
+    assert list(builds) == ["v1", "v2", "crash"], table(demo)
+    tags = [t for b in builds.values() for t in b.tags]
+    assert len(tags) == len(set(tags)), tags
+    assert "latest" not in tags
+    assert len({b.digest for b in builds.values()}) == 3
+    assert len({b.commit for b in builds.values()}) == 3, "each build is its own commit"
+    for number, build in enumerate(builds.values(), start=1):
+        assert f"{build.commit[:12]}-{number}" in build.tags[0]
+        assert build.image.endswith("@" + build.digest)
+    assert all("crash" in t for t in builds["crash"].tags)
+
+
+def test_rolling_upgrade_then_rollback_to_v2(demo: Demo, kube_admin: client.ApiClient) -> None:
+    revisions = demo.facts.revisions
+    assert revisions["v1"] == "1" and revisions["v2"] == "2", revisions
+    # Undo makes the v2 ReplicaSet the newest revision again (kubectl's rollout undo).
+    assert int(revisions["rollback"]) > 2, revisions
+    deployment = client.AppsV1Api(kube_admin).read_namespaced_deployment("example-app", demo.namespace)
+    assert [c.image for c in deployment.spec.template.spec.containers] == [demo.facts.builds["v2"].image]
+    assert deployment.status.available_replicas == 3
+
+
+def test_crash_deploy_failed_for_the_right_reason(demo: Demo) -> None:
+    deploys = [o for p, o in demo.outcomes if p == "kubectl-helm-deploy"]
+    assert [o.code for o in deploys] == [0, 0, 1]
+    assert "CrashLoopBackOff" in deploys[-1].output
+
+
+def test_chaos_recovery_was_measured(demo: Demo) -> None:
+    assert demo.facts.recovery_seconds is not None and demo.facts.recovery_seconds > 0
+
+
+def test_http_checks_reached_a_real_container(demo: Demo) -> None:
+    assert [c.rsplit(" ", 1)[-1] for c in demo.facts.http_checked] == ["v1", "v2"]
+
+
+def test_secrets_never_in_plugin_output(demo: Demo) -> None:
+    secrets = [demo.stack.registry_password, *demo.tokens.values()]
+    assert all(secrets)
+    for plugin, outcome in demo.outcomes:
+        for secret in secrets:
+            assert secret not in outcome.output, f"{plugin} printed a secret"
