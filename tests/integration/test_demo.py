@@ -16,6 +16,8 @@ from kubernetes import client
 
 from shared.log import Log
 
+from .stacklib import token_api_client
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # the demo package lives at the repository root, beside shared/ and plugins/
 
@@ -109,3 +111,51 @@ def test_secrets_never_in_plugin_output(demo: Demo) -> None:
     for plugin, outcome in demo.outcomes:
         for secret in secrets:
             assert secret not in outcome.output, f"{plugin} printed a secret"
+
+
+# Each plugin's token (examples/rbac/) may do what the demo needed of it, and not what the others need.
+ACCESS = [
+    pytest.param("deploy", "patch", "apps", "deployments", True, id="deployer-patches-deployments"),
+    pytest.param("deploy", "create", "", "secrets", True, id="deployer-writes-helm-secrets"),
+    pytest.param("deploy", "delete", "", "pods", False, id="deployer-kills-no-pods"),
+    pytest.param("verify", "patch", "apps", "deployments", True, id="verify-may-roll-back"),
+    pytest.param("verify", "create", "apps", "deployments", False, id="verify-creates-nothing"),
+    pytest.param("verify", "delete", "", "pods", False, id="verify-kills-no-pods"),
+    pytest.param("chaos", "delete", "", "pods", True, id="chaos-deletes-pods"),
+    pytest.param("chaos", "create", "", "pods/eviction", True, id="chaos-evicts-pods"),
+    pytest.param("chaos", "patch", "apps", "deployments", False, id="chaos-changes-no-workload"),
+    pytest.param("chaos", "get", "", "secrets", False, id="chaos-reads-no-secrets"),
+]
+
+
+@pytest.mark.parametrize(("plugin", "verb", "group", "resource", "allowed"), ACCESS)
+def test_plugin_tokens_are_least_privilege(
+    demo: Demo, stack: dict[str, str], plugin: str, verb: str, group: str, resource: str, allowed: bool
+) -> None:
+    resource, _, subresource = resource.partition("/")
+    attributes = client.V1ResourceAttributes(
+        namespace=demo.namespace, verb=verb, group=group, resource=resource, subresource=subresource or None
+    )
+    with token_api_client(stack["KUBE_SERVER"], stack["KUBE_CA_FILE"], demo.tokens[plugin]) as api:
+        review = client.AuthorizationV1Api(api).create_self_subject_access_review(
+            client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=attributes))
+        )
+    assert review.status.allowed is allowed
+    # Nothing outside the namespace, whatever the verb.
+    elsewhere = client.V1ResourceAttributes(namespace="default", verb="get", group=group, resource=resource)
+    with token_api_client(stack["KUBE_SERVER"], stack["KUBE_CA_FILE"], demo.tokens[plugin]) as api:
+        review = client.AuthorizationV1Api(api).create_self_subject_access_review(
+            client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=elsewhere))
+        )
+    assert review.status.allowed is False
+
+
+def test_example_chart_passes_helm_lint(stack: dict[str, str]) -> None:
+    done = subprocess.run(
+        [stack["HELM_BIN"], "lint", "--strict", str(ROOT / "examples" / "chart")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 chart(s) failed" in done.stdout

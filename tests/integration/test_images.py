@@ -199,3 +199,26 @@ def test_deploy_verify_and_chaos_images_on_the_stack(
     assert chaos.returncode == 0, output
     assert all(pod in output for pod in before), "the dry run names every pod it would kill"
     assert pods() == before, "a dry run killed a pod"
+
+
+def test_deploy_image_installs_the_example_chart_with_its_helm(
+    images: dict[str, str], stack: dict[str, str], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
+) -> None:
+    """Helm mode inside the image: lint, install the example chart with the deployer token, image injected."""
+    ws = workspace(tmp_path)
+    shutil.copytree(ROOT / "examples" / "chart", ws / "chart")
+    app_image = f"{stack['REGISTRY']}/it-images/example-app:v1"
+    settings = {
+        "PLUGIN_CHART": "chart",
+        "PLUGIN_RELEASE": "web",
+        "PLUGIN_IMAGE": app_image,
+        "PLUGIN_IMAGE_VALUE": "image",
+        "PLUGIN_TIMEOUT": "90s",
+    }
+    done = run_plugin(stack, "kubectl-helm-deploy", {**kube_env(namespace, stack), **settings}, ws)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert namespace.token not in output
+    deployment = client.AppsV1Api(kube_admin).read_namespaced_deployment("web", namespace.name)
+    assert [c.image for c in deployment.spec.template.spec.containers] == [app_image]
+    assert deployment.status.available_replicas == 3
