@@ -153,7 +153,10 @@ def test_ordinary_pod_becomes_ready_after_the_configured_delay(kube_admin, names
     scheduled = ready = None
     w = watch.Watch()
     for event in w.stream(
-        core.list_namespaced_pod, namespace.name, field_selector="metadata.name=slowstart", timeout_seconds=int(delay) + 30
+        core.list_namespaced_pod,
+        namespace.name,
+        field_selector="metadata.name=slowstart",
+        timeout_seconds=int(delay) + 30,
     ):
         p = event["object"]
         now = time.monotonic()
