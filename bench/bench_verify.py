@@ -16,31 +16,19 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config, watch
+from kubernetes import client, watch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import admin_client, bench_namespace, console_script, load_stack, plugin_env  # noqa: E402
 
 from shared.rollout import rollout_status  # noqa: E402
 
 CRASH_DEADLINE = int(os.environ.get("BENCH_CRASH_DEADLINE", "30"))
 IMAGE = "127.0.0.1:5000/bench/web"
-
-
-def read_env(path: Path) -> dict[str, str]:
-    import shlex
-
-    values = {}
-    for line in path.read_text().splitlines():
-        if "=" in line and not line.lstrip().startswith("#"):
-            key, _, raw = line.partition("=")
-            parts = shlex.split(raw)
-            values[key.strip()] = parts[0] if parts else ""
-    return values
 
 
 def deployment(name: str, image: str, deadline: int) -> dict[str, Any]:
@@ -86,17 +74,15 @@ class Observer(threading.Thread):
 def start_tools(
     env: dict[str, str], namespace: str, name: str, timeout: str
 ) -> dict[str, tuple[subprocess.Popen[str], list[float]]]:
-    plugin_env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGIN_")}
-    plugin_env.update(
-        PLUGIN_KUBECONFIG=Path(env["KUBECONFIG"]).read_text(),
-        PLUGIN_NAMESPACE=namespace,
-        PLUGIN_DEPLOYMENTS=name,
-        PLUGIN_TIMEOUT=timeout,
-        PYTHONPATH=str(ROOT),
-    )
+    settings = {
+        "kubeconfig": Path(env["KUBECONFIG"]).read_text(),
+        "namespace": namespace,
+        "deployments": name,
+        "timeout": timeout,
+    }
     kubectl = env.get("KUBECTL") or "kubectl"
     commands = {
-        "deployment-verify": ([str(Path(sys.executable).with_name("deployment-verify"))], plugin_env),
+        "deployment-verify": ([console_script("deployment-verify")], plugin_env(settings)),
         "kubectl rollout status": (
             [
                 kubectl,
@@ -135,22 +121,11 @@ def wait_all(tools: dict[str, tuple[subprocess.Popen[str], list[float]]], limit:
 
 
 def main() -> int:
-    env_file = ROOT / ".stack" / "env"
-    if not env_file.is_file():
-        print(f"bench: {env_file} is missing; run `make up` first", file=sys.stderr)
-        return 1
-    env = read_env(env_file)
-    api = config.new_client_from_config(config_file=env["KUBECONFIG"])
-    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
-    namespace = f"bench-verify-{uuid.uuid4().hex[:6]}"
-    core.create_namespace({"metadata": {"name": namespace}})
-    try:
-        for _ in range(100):
-            try:
-                core.read_namespaced_service_account("default", namespace)
-                break
-            except client.ApiException:
-                time.sleep(0.1)
+    env = load_stack()
+    api = admin_client(env)
+    apps = client.AppsV1Api(api)
+    with bench_namespace(env, "bench-verify") as ns:
+        namespace = ns.name
         apps.create_namespaced_deployment(namespace, deployment("web", f"{IMAGE}:v1", CRASH_DEADLINE))
         tools = start_tools(env, namespace, "web", "60s")
         wait_all(tools, 70)  # the first rollout: also warms caches for both tools
@@ -193,8 +168,6 @@ def main() -> int:
             ratio = took["deployment-verify"] / took["kubectl rollout status"]
             print(f"   ratio deployment-verify / kubectl: {ratio:.3f}")
             print("   (kubectl reports only at the progress deadline: 600 s with the default)")
-    finally:
-        core.delete_namespace(namespace)
     return 0
 
 
