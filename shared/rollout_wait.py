@@ -21,16 +21,13 @@ from typing import Any
 import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from kubernetes.watch.watch import iter_resp_lines
 
 from shared import rollout
 from shared.errors import PluginError, RolloutFailed
 from shared.kube import explain
 from shared.log import Log
+from shared.watching import WINDOW, Watch, WatchExpired
 
-# Seconds the server keeps one watch open before closing it (we then resume); short enough that a stopped
-# wait's threads end soon, long enough not to matter for load.
-WATCH_WINDOW = 30
 # Transient trouble (connection refused, 5xx, 429) is retried with this backoff, until the caller's deadline.
 BACKOFF_START, BACKOFF_MAX = 0.25, 3.0
 TRANSIENT_STATUS = frozenset({0, 429, 500, 502, 503, 504})
@@ -68,10 +65,6 @@ class _Note:
 @dataclass(frozen=True)
 class _Fatal:
     error: PluginError
-
-
-class _Gone(Exception):
-    """The watch's resourceVersion expired (410): list again."""
 
 
 def _transient(error: BaseException) -> bool:
@@ -153,7 +146,7 @@ class _Watcher(threading.Thread):
                     self.out.put(_Sync(self.kind, listed.get("items") or []))
                 version = self._watch(version)
                 delay = BACKOFF_START
-            except _Gone:
+            except WatchExpired:
                 self.out.put(_Note(f"watch of {self.kind}s expired (410 Gone); listing again"))
                 version = None
             except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
@@ -172,38 +165,19 @@ class _Watcher(threading.Thread):
 
     def _watch(self, version: str) -> str:
         """Watch from `version` until the server closes the stream; the last resourceVersion seen."""
-        resp = self.list_fn(
-            self.namespace,
-            watch=True,
-            resource_version=version,
-            allow_watch_bookmarks=True,
-            timeout_seconds=WATCH_WINDOW,
-            _preload_content=False,
-            # connect, then read: a silent dead connection is noticed after the window plus a margin.
-            _request_timeout=(10, WATCH_WINDOW + 15),
-            **self.selector,
-        )
-        self.response = resp
-        try:
-            if self.stop.is_set():  # stopped while connecting: `interrupt` found no response to shut down
-                return version
-            for line in iter_resp_lines(resp):
-                event = json.loads(line)
-                kind, obj = event.get("type"), event.get("object") or {}
-                if kind == "ERROR":
-                    if obj.get("code") == 410:
-                        raise _Gone()
-                    raise ApiException(status=obj.get("code") or 500, reason=obj.get("message") or "watch error")
-                version = (obj.get("metadata") or {}).get("resourceVersion") or version
-                if kind != "BOOKMARK":
-                    self.out.put(_Change(self.kind, str(kind), obj))
-                if self.stop.is_set():
-                    break
-        finally:
-            self.response = None
-            resp.close()
-            resp.release_conn()
-        return version
+        # The read timeout notices a silent dead connection after the window plus a margin.
+        with Watch(self.list_fn, self.namespace, version, read_timeout=WINDOW + 15, **self.selector) as watch:
+            self.response = watch.response
+            try:
+                if self.stop.is_set():  # stopped while connecting: `interrupt` found no response to shut down
+                    return version
+                for kind, obj in watch:
+                    self.out.put(_Change(self.kind, kind, obj))
+                    if self.stop.is_set():
+                        break
+            finally:
+                self.response = None
+        return watch.version
 
 
 class _State:

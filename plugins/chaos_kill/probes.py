@@ -18,7 +18,6 @@ import requests
 import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from kubernetes.watch.watch import iter_resp_lines
 
 from plugins.chaos_kill.plan import Probe
 from plugins.chaos_kill.selection import Key, controller_of, show
@@ -26,6 +25,7 @@ from shared import http_checks, rollout
 from shared.errors import PluginError
 from shared.kube import explain
 from shared.report import Check
+from shared.watching import WINDOW, Watch, WatchError
 
 Obj = dict[str, Any]
 # Kinds whose objects we read, and the read/list functions of each (AppsV1Api / BatchV1Api / CoreV1Api).
@@ -35,7 +35,6 @@ _APPS = {
     "StatefulSet": "stateful_set",
     "DaemonSet": "daemon_set",
 }
-WATCH_WINDOW = 30  # seconds one watch request stays open at most; resumed from the last resourceVersion
 
 
 @dataclass(frozen=True)
@@ -118,36 +117,20 @@ class Reader:
     def watch(self, fn: Callable[..., Any], version: str, deadline: float, **selector: Any) -> Iterator[Obj]:
         """Watch events from `version` until `deadline` (resuming when the server closes a window)."""
         while (remaining := deadline - time.monotonic()) > 0:
-            window = max(1, min(WATCH_WINDOW, int(remaining + 0.999)))
+            window = max(1, min(WINDOW, int(remaining + 0.999)))
             try:
-                resp = fn(
-                    self.namespace,
-                    watch=True,
-                    resource_version=version,
-                    allow_watch_bookmarks=True,
-                    timeout_seconds=window,
-                    _preload_content=False,
-                    _request_timeout=(10, window + 10),
-                    **selector,
-                )
+                opened = Watch(fn, self.namespace, version, window=window, read_timeout=window + 10, **selector)
             except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
                 raise explain(e, str(getattr(self.api, "shipline_server", "the API server"))) from None
-            try:
-                for line in iter_resp_lines(resp):
-                    event = json.loads(line)
-                    obj = event.get("object") or {}
-                    if event.get("type") == "ERROR":
-                        raise _Expired(str(obj.get("message") or "watch error"))
-                    version = (obj.get("metadata") or {}).get("resourceVersion") or version
-                    if event.get("type") != "BOOKMARK":
-                        yield event
-                    if time.monotonic() >= deadline:
-                        return
-            except (urllib3.exceptions.HTTPError, OSError):
-                pass  # the connection dropped; watch again from the last version seen
-            finally:
-                resp.close()
-                resp.release_conn()
+            with opened as watch:
+                try:
+                    for kind, obj in watch:
+                        yield {"type": kind, "object": obj}
+                        if time.monotonic() >= deadline:
+                            return
+                except (urllib3.exceptions.HTTPError, OSError):
+                    pass  # the connection dropped; watch again from the last version seen
+            version = watch.version
 
     # -- recovery ------------------------------------------------------------------------------------------
 
@@ -170,7 +153,7 @@ class Reader:
                     if pods.complete(targets):
                         done_at = time.monotonic()
                         break
-            except _Expired:
+            except WatchError:  # expired (410) or another server error: read afresh
                 pods.sync(self.list_pods().get("items") or [])
                 done_at = time.monotonic() if pods.complete(targets) else None
         if done_at is None:
@@ -198,13 +181,9 @@ class Reader:
             for event in self.watch(fn, version, deadline, field_selector=f"metadata.name={name}"):
                 if event.get("type") != "DELETED" and availability(kind, event["object"]).ok:
                     return time.monotonic()
-        except _Expired:
+        except WatchError:  # expired (410) or another server error: read afresh
             return time.monotonic() if availability(kind, self.read(key)).ok else None
         return None
-
-
-class _Expired(Exception):
-    """The watch's resourceVersion expired (410) or the server reported an error: read afresh."""
 
 
 def _readable(kind: str) -> bool:
