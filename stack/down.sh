@@ -36,4 +36,11 @@ if [ "$(cat "$DOCKER_DIR/owner" 2>/dev/null)" = stack ] || [ -s "$DOCKER_DIR/doc
   stop_pid "$DOCKER_DIR/exec/containerd/containerd.pid" containerd
 fi
 rm -f "$DOCKER_DIR/owner"
+# A stopped dockerd leaves its network-namespace (and overlay) mounts under our state dir; without this the
+# directory cannot be removed. Only mounts inside $DOCKER_DIR are touched, and only when no dockerd of ours runs.
+if ! pid_alive "$DOCKER_DIR/dockerd.pid" dockerd; then
+  mount | awk -v d="$DOCKER_DIR/" 'index($3, d) == 1 { print $3 }' | sort -r | while read -r m; do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "could not unmount $m"
+  done
+fi
 log "stack down"
