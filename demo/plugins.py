@@ -31,8 +31,8 @@ def version() -> str:
 
 
 def image_of(plugin: str) -> str:
-    """The image `make images` builds for a plugin."""
-    return f"shipline/{plugin}:{version()}"
+    """The image `make images` builds for a plugin (tagged $SHIPLINE_IMAGE_TAG when set, else the version)."""
+    return f"shipline/{plugin}:{os.environ.get('SHIPLINE_IMAGE_TAG') or version()}"
 
 
 def encode(value: object) -> str:

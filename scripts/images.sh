@@ -8,7 +8,8 @@
 #
 # Nothing can be pulled and pip inside a container cannot reach PyPI here, so the wheelhouse is made on the host
 # (with the project's venv) and the images install from it with --no-index. The images are tagged
-# shipline/<plugin>:<version from pyproject.toml>.
+# shipline/<plugin>:<version from pyproject.toml>, or :$SHIPLINE_IMAGE_TAG when set (several checkouts sharing one
+# engine keep their images apart that way).
 #
 # Environment: DOCKER_HOST and HELM_BIN (default: from .stack/env, written by `make up`); BASE_IMAGE (default:
 # shipline/python-base:bookworm, made by stack/base-image.sh when missing; set it to python:3.11-slim where the
@@ -32,6 +33,7 @@ fi
 PY=${PY:-$ROOT/.venv/bin/python}
 [ -x "$PY" ] || die "no project venv at $PY (run make venv)"
 VERSION=$("$PY" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')
+TAG=${SHIPLINE_IMAGE_TAG:-$VERSION}
 
 context_only=
 selected=()
@@ -87,7 +89,7 @@ revision=$(git rev-parse HEAD 2>/dev/null || true)
 created=$(git log -1 --format=%cI 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
 source_url=$(git config --get remote.origin.url 2>/dev/null || true)
 for plugin in "${selected[@]}"; do
-  image=shipline/$plugin:$VERSION
+  image=shipline/$plugin:$TAG
   log "building $image on $BASE_IMAGE"
   # --network none: the builds need nothing from outside (the wheelhouse is in the context).
   docker build --quiet --network none -f "Dockerfile.$plugin" -t "$image" \
@@ -99,7 +101,7 @@ done
 
 printf '%-45s %10s\n' IMAGE SIZE
 for plugin in "${selected[@]}"; do
-  image=shipline/$plugin:$VERSION
+  image=shipline/$plugin:$TAG
   size=$(docker image inspect --format '{{.Size}}' "$image")
   awk -v i="$image" -v s="$size" 'BEGIN { printf "%-45s %7.1f MB\n", i, s / 1e6 }'
 done

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the local stack's Kubernetes binaries (kube-apiserver, kube-controller-manager, kube-scheduler),
+# Builds the local stack's Kubernetes binaries (kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
+# kube-proxy),
 # kubectl, etcd, kwok, kwokctl and helm from the Go module proxy into a per-version cache outside the repository.
 # Each component is skipped when its cached binaries exist. Prints the bin directory of each on stdout.
 set -euo pipefail
@@ -48,9 +49,11 @@ build_k8s() {
 
 build_kube() {
   local out=$cache/bin/kube-$KUBE_VERSION
-  if [ -x "$out/kube-scheduler" ]; then echo "$out"; return; fi
+  if [ -x "$out/kube-proxy" ]; then echo "$out"; return; fi
   log "building Kubernetes $KUBE_VERSION (cold: 10-20 minutes on 2 cores)"
-  build_k8s "$out" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+  # kubelet and kube-proxy come from the same build as the control plane: the real node (stack/node.sh) runs them.
+  build_k8s "$out" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
 }
 
 # kubectl of the same version: kwokctl needs one on PATH (or downloads it), and a distro/SDK kubectl may be

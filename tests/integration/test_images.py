@@ -24,7 +24,7 @@ VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["versi
 
 
 def image(plugin: str) -> str:
-    return f"shipline/{plugin}:{VERSION}"
+    return f"shipline/{plugin}:{os.environ.get('SHIPLINE_IMAGE_TAG') or VERSION}"
 
 
 @pytest.fixture(scope="session")
