@@ -13,7 +13,7 @@ from plugins.chaos_kill.plan import build_plan
 from plugins.chaos_kill.probes import http_prober
 from plugins.chaos_kill.settings import DECLARATION
 from shared.auth import SecretDir, kube_access
-from shared.kube import api_client
+from shared.kube import Cluster
 from shared.log import Log
 from shared.runner import run_plugin
 from shared.settings import Values
@@ -28,11 +28,8 @@ def execute(values: Values, log: Log) -> int:
     plan = build_plan(values, hypothesis)
     with SecretDir() as secrets, requests.Session() as session:
         access = kube_access(values, secrets, log)
-        api = api_client(access)
-        try:
-            return run_experiment(plan, api, http_prober(session), log)
-        finally:
-            api.close()
+        with Cluster.connect(access) as cluster:
+            return run_experiment(plan, cluster, http_prober(session), log)
 
 
 def main(argv: list[str] | None = None) -> int:

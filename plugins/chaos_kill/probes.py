@@ -8,7 +8,6 @@ picture is the recovery time.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -16,14 +15,12 @@ from typing import Any
 
 import requests
 import urllib3
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from plugins.chaos_kill.plan import Probe
 from plugins.chaos_kill.selection import Key, controller_of, show
 from shared import http_checks, rollout
 from shared.errors import PluginError
-from shared.kube import explain
+from shared.kube import REQUEST_ERRORS, Cluster
 from shared.report import Check
 from shared.watching import WINDOW, Watch, WatchError
 
@@ -73,18 +70,13 @@ def http_prober(session: requests.Session) -> Callable[[Probe], Check]:
 class Reader:
     """Reads pods and workloads of one namespace; every failure becomes a one-line PluginError/AuthError."""
 
-    def __init__(self, api: client.ApiClient, namespace: str) -> None:
-        self.api, self.namespace = api, namespace
-        self.core, self.apps, self.batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
-        self.timeout = float(getattr(api, "shipline_timeout", 30.0))
+    def __init__(self, cluster: Cluster, namespace: str) -> None:
+        self.cluster, self.namespace = cluster, namespace
+        self.core, self.apps, self.batch = cluster.core, cluster.apps, cluster.batch
 
     def _raw(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Obj:
-        try:
-            resp = fn(*args, _preload_content=False, _request_timeout=self.timeout, **kwargs)
-            result: Obj = json.loads(resp.data)
-            return result
-        except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
-            raise explain(e, str(getattr(self.api, "shipline_server", "the API server"))) from None
+        result: Obj = self.cluster.read(fn, *args, **kwargs)
+        return result
 
     def list_pods(self, label_selector: str | None = None, field_selector: str | None = None) -> Obj:
         kwargs = {k: v for k, v in (("label_selector", label_selector), ("field_selector", field_selector)) if v}
@@ -120,8 +112,8 @@ class Reader:
             window = max(1, min(WINDOW, int(remaining + 0.999)))
             try:
                 opened = Watch(fn, self.namespace, version, window=window, read_timeout=window + 10, **selector)
-            except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
-                raise explain(e, str(getattr(self.api, "shipline_server", "the API server"))) from None
+            except REQUEST_ERRORS as e:
+                raise self.cluster.explain(e) from None
             with opened as watch:
                 try:
                     for kind, obj in watch:

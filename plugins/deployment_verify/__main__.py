@@ -11,7 +11,7 @@ from plugins.deployment_verify.settings import DECLARATION
 from plugins.deployment_verify.steps import report, verify
 from shared.auth import SecretDir, kube_access
 from shared.handoff import Published, read_published
-from shared.kube import api_client
+from shared.kube import Cluster
 from shared.log import Log
 from shared.runner import run_plugin
 from shared.settings import Values
@@ -39,8 +39,8 @@ def execute(values: Values, log: Log) -> int:
         if values.dry_run:
             log.info("dry run: nothing was checked")
             return 0
-        with api_client(access) as api:
-            report(plan, verify(api, plan, log), log, DECLARATION.plugin)
+        with Cluster.connect(access) as cluster:
+            report(plan, verify(cluster, plan, log), log, DECLARATION.plugin)
     return 0
 
 

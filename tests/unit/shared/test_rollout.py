@@ -426,7 +426,7 @@ import ssl  # noqa: E402
 import urllib3  # noqa: E402
 from kubernetes.client.exceptions import ApiException  # noqa: E402
 
-from shared import rollout_wait  # noqa: E402
+from shared import kube, rollout_wait  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -452,7 +452,7 @@ from shared import rollout_wait  # noqa: E402
     ],
 )
 def test_transient(error: BaseException, transient: bool) -> None:
-    assert rollout_wait._transient(error) is transient
+    assert kube.transient(error) is transient
 
 
 @pytest.mark.parametrize(
