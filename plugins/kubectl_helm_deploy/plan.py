@@ -320,11 +320,8 @@ def _blue_green(values: Values, objects: list[Manifest], target: str, live: Live
     if service is None:
         raise SettingsError("PLUGIN_SERVICE", f'"{values.service}" is not a Service in the manifests')
     assert deployment is not None  # target_of found it
+    _existing(objects, live, service_ref(values.preview_service), "PLUGIN_PREVIEW_SERVICE", True)
     preview = _find(objects, "Service", values.preview_service) if values.preview_service else None
-    if values.preview_service and preview is None and live.get(service_ref(values.preview_service)) is None:
-        raise SettingsError(
-            "PLUGIN_PREVIEW_SERVICE", f'"{values.preview_service}" is not a Service in the manifests or the namespace'
-        )
     serving = colors.live_color(live.get(service_ref(values.service)))
     new = colors.idle_color(serving)
     return BlueGreen(
@@ -342,26 +339,26 @@ def _blue_green(values: Values, objects: list[Manifest], target: str, live: Live
     )
 
 
+def _existing(objects: list[Manifest], live: Live, ref: Ref, setting: str, required: bool) -> Obj | None:
+    """The object `ref` names, from the manifests or else the namespace; None when no name is set."""
+    _, kind, name = ref
+    if not name:
+        return None
+    found = _find(objects, kind, name)
+    obj = found.obj if found else live.get(ref)
+    if obj is None and required:
+        raise SettingsError(
+            setting, f'"{name}" is not a{"n" if kind == "Ingress" else ""} {kind} in the manifests or the namespace'
+        )
+    return obj
+
+
 def _canary(values: Values, objects: list[Manifest], target: str, live: Live) -> Canary:
     stable = _find(objects, "Deployment", target)
     assert stable is not None  # target_of found it
-    service_obj = None
-    if values.service:
-        found = _find(objects, "Service", values.service)
-        service_obj = found.obj if found else live.get(service_ref(values.service))
-        if service_obj is None and values.canary_action != "abort":
-            raise SettingsError(
-                "PLUGIN_SERVICE", f'"{values.service}" is not a Service in the manifests or the namespace'
-            )
-    ingress = None
-    if values.canary_ingress:
-        found = _find(objects, "Ingress", values.canary_ingress)
-        ingress = found.obj if found else live.get(ingress_ref(values.canary_ingress))
-        if ingress is None and values.canary_action != "abort":
-            raise SettingsError(
-                "PLUGIN_CANARY_INGRESS",
-                f'"{values.canary_ingress}" is not an Ingress in the manifests or the namespace',
-            )
+    required = values.canary_action != "abort"  # an abort removes the canary whatever the inputs say now
+    service_obj = _existing(objects, live, service_ref(values.service), "PLUGIN_SERVICE", required)
+    ingress = _existing(objects, live, ingress_ref(values.canary_ingress), "PLUGIN_CANARY_INGRESS", required)
     live_stable = live.get(deployment_ref(target))
     stable_replicas = workload.replicas_of(live_stable or stable.obj)
     weights = canary_objects.step_weights(values.canary_steps, values.canary_weight)

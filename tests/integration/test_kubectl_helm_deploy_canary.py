@@ -157,3 +157,26 @@ def test_canary_ingress_copy(
     assert ing.spec.rules[0].http.paths[0].backend.service.name == "web-canary"
     svc = client.CoreV1Api(kube_admin).read_namespaced_service("web-canary", namespace.name)
     assert svc.spec.selector == {"app": "web", "shipline.io/track": "canary"}
+
+
+def test_canary_naming_a_missing_service_is_an_input_error(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    namespace: Namespace,
+    tmp_path: Path,
+    kube_admin: client.ApiClient,
+) -> None:
+    _stable(monkeypatch, capsys, namespace, tmp_path)
+    run = deploy(
+        monkeypatch,
+        capsys,
+        namespace,
+        tmp_path,
+        manifests=CANARY,
+        image=f"{IMAGE}:v2",
+        strategy="canary",
+        service="nope",
+    )
+    assert run.code == 2, run.out
+    assert 'PLUGIN_SERVICE: "nope" is not a Service in the manifests or the namespace' in run.out.splitlines()[-1]
+    assert deployment(kube_admin, namespace.name, "web-canary") is None
