@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shared.ci import CIContext
+from shared.ci import CIContext, variable
 from shared.errors import SettingsError
 from shared.images import TAG_PATTERN
 
@@ -22,14 +22,6 @@ _SEMVER = re.compile(
     r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
 )
 _SHA = re.compile(r"[0-9a-f]{7,64}")
-
-# Where each CI field comes from, so an error names the variable the operator has to look at.
-_VARIABLES: dict[str, dict[str, str]] = {
-    "build_number": {"drone": "DRONE_BUILD_NUMBER", "woodpecker": "CI_PIPELINE_NUMBER"},
-    "commit_sha": {"drone": "DRONE_COMMIT_SHA", "woodpecker": "CI_COMMIT_SHA"},
-    "branch": {"drone": "DRONE_COMMIT_BRANCH", "woodpecker": "CI_COMMIT_BRANCH"},
-    "tag": {"drone": "DRONE_TAG", "woodpecker": "CI_COMMIT_TAG"},
-}
 
 
 @dataclass(frozen=True)
@@ -49,14 +41,9 @@ class Tags:
     warnings: tuple[str, ...] = ()
 
 
-def variable(field: str, system: str) -> str:
-    """The variable that supplies a CI field on `system` (outside CI: its PLUGIN_ override)."""
-    return _VARIABLES[field].get(system, f"PLUGIN_{field.upper()}")
-
-
 def _missing(field: str, ctx: CIContext, strategy: str) -> SettingsError:
     name = variable(field, ctx.system)
-    override = f"PLUGIN_{field.upper()}"
+    override = variable(field, "local")
     if name != override:
         where = f"or set {override}"
     elif field == "build_number":
