@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kubernetes import client, watch
 
-from .deploy_support import FIXTURES, IMAGE, deploy, deployment, images
+from .conftest import Deploy
+from .deploy_support import FIXTURES, IMAGE, deployment, images
 from .stacklib import Namespace
 
 BG = str(FIXTURES / "bluegreen")
@@ -54,23 +54,8 @@ class EndpointWatch:
 
 
 @pytest.fixture
-def blue_serving(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    tmp_path: Path,
-    kube_admin: client.ApiClient,
-) -> Iterator[None]:
-    run = deploy(
-        monkeypatch,
-        capsys,
-        namespace,
-        tmp_path,
-        manifests=BG,
-        image=f"{IMAGE}:v1",
-        strategy="blue-green",
-        service="web",
-    )
+def blue_serving(deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient) -> Iterator[None]:
+    run = deploy(manifests=BG, image=f"{IMAGE}:v1", strategy="blue-green", service="web")
     assert run.code == 0, run.out
     svc = client.CoreV1Api(kube_admin).read_namespaced_service("web", namespace.name)
     assert svc.spec.selector == {"app": "web", COLOR: "blue"}
@@ -78,24 +63,10 @@ def blue_serving(
 
 
 def test_switch_to_green_then_scale_blue_down(
-    blue_serving: None,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    tmp_path: Path,
-    kube_admin: client.ApiClient,
+    blue_serving: None, deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient
 ) -> None:
     with EndpointWatch(kube_admin, namespace.name, "web") as endpoints:
-        run = deploy(
-            monkeypatch,
-            capsys,
-            namespace,
-            tmp_path,
-            manifests=BG,
-            image=f"{IMAGE}:v2",
-            strategy="blue-green",
-            service="web",
-        )
+        run = deploy(manifests=BG, image=f"{IMAGE}:v2", strategy="blue-green", service="web")
     assert run.code == 0, run.out
     svc = client.CoreV1Api(kube_admin).read_namespaced_service("web", namespace.name)
     assert svc.spec.selector[COLOR] == "green"
@@ -106,24 +77,10 @@ def test_switch_to_green_then_scale_blue_down(
 
 
 def test_failed_green_leaves_traffic_on_blue(
-    blue_serving: None,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    tmp_path: Path,
-    kube_admin: client.ApiClient,
+    blue_serving: None, deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient
 ) -> None:
     with EndpointWatch(kube_admin, namespace.name, "web") as endpoints:
-        run = deploy(
-            monkeypatch,
-            capsys,
-            namespace,
-            tmp_path,
-            manifests=BG,
-            image=f"{IMAGE}:crash",
-            strategy="blue-green",
-            service="web",
-        )
+        run = deploy(manifests=BG, image=f"{IMAGE}:crash", strategy="blue-green", service="web")
     assert run.code == 1, run.out
     last = run.out.strip().splitlines()[-1]
     assert "traffic stays on blue" in last and f"{IMAGE}:v1" in last, last
