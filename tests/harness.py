@@ -62,10 +62,14 @@ class Harness:
         self.secrets.extend(secrets)
         return self
 
-    def run(self, main: Main, report: Path | None = None, **settings: object) -> Run:
-        """`main([])` with the base settings and `settings`; `report` is read (and removed) when it was written."""
+    def setenv(self, **settings: object) -> None:
+        """The environment of a run: the base settings and `settings`."""
         for key, value in {**self.base, **plugin_env(settings)}.items():
             self.monkeypatch.setenv(key, value)
+
+    def run(self, main: Main, report: Path | None = None, **settings: object) -> Run:
+        """`main([])` with the base settings and `settings`; `report` is read (and removed) when it was written."""
+        self.setenv(**settings)
         self.capture.readouterr()
         code = main([])
         captured = self.capture.readouterr()

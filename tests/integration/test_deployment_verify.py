@@ -27,6 +27,7 @@ from kubernetes import client
 
 from plugins.deployment_verify.__main__ import main
 from shared.handoff import Published, write_published
+from tests.harness import Harness
 
 from .stacklib import REPO_ROOT, Namespace, wait_for
 
@@ -96,30 +97,14 @@ def cluster(kube_admin: client.ApiClient, namespace: Namespace) -> Cluster:
 
 
 @pytest.fixture
-def plugin_env(namespace: Namespace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., tuple[int, str]]:
-    """Run main() in-process as a pipeline step would: only PLUGIN_* variables, the deployer token, a fresh
-    workspace as the working directory. Returns (exit code, output)."""
-    for name in list(os.environ):
-        if name.startswith(("PLUGIN_", "KUBERNETES_", "DRONE_", "CI_")) or name == "KUBECONFIG":
-            monkeypatch.delenv(name)
+def plugin_env(deployer: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, str]]:
+    """Run main() in-process as a pipeline step would, in a fresh workspace. Returns (exit code, output)."""
     monkeypatch.chdir(tmp_path)
-    base = {
-        "PLUGIN_KUBERNETES_SERVER": namespace.server,
-        "PLUGIN_KUBERNETES_CERT": Path(namespace.ca_file).read_text(),
-        "PLUGIN_KUBERNETES_TOKEN": namespace.token,
-        "PLUGIN_NAMESPACE": namespace.name,
-        "PLUGIN_REPORT_FILE": str(tmp_path / "report.json"),
-        "PLUGIN_JUNIT_FILE": str(tmp_path / "junit.xml"),
-    }
+    deployer.configure(report_file=tmp_path / "report.json", junit_file=tmp_path / "junit.xml")
 
     def run(capsys: pytest.CaptureFixture[str], **settings: str) -> tuple[int, str]:
-        capsys.readouterr()
-        for key, value in {**base, **{f"PLUGIN_{k.upper()}": v for k, v in settings.items()}}.items():
-            monkeypatch.setenv(key, value)
-        code = main([])
-        out = capsys.readouterr().out
-        assert namespace.token not in out  # the token never reaches the log
-        return code, out
+        result = deployer.run(main, **settings)
+        return result.code, result.out
 
     return run
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import docker
@@ -18,6 +16,7 @@ import pytest
 import requests
 
 from plugins.docker_publish_tagger.__main__ import main
+from tests.harness import Harness, Run
 
 from .stacklib import Registry
 
@@ -31,12 +30,6 @@ COPY b.txt /b.txt
 """
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-
-
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A build context with a multi-stage Dockerfile; unique file content so the first push uploads layers."""
@@ -45,9 +38,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "b.txt").write_text(f"b {uuid.uuid4()}\n")
     monkeypatch.chdir(tmp_path)
     # The test itself may run inside a CI system: only the variables a test sets may count.
-    for name in list(os.environ):
-        if name.startswith(("PLUGIN_", "DRONE", "CI_")) or name in ("CI", "DOCKER_HOST"):
-            monkeypatch.delenv(name)
+    for name in ("CI", "DOCKER_HOST"):  # the harness clears the other CI variables
+        monkeypatch.delenv(name, raising=False)
     return tmp_path
 
 
@@ -71,34 +63,22 @@ def plugin(
     capfd: pytest.CaptureFixture[str],
 ):
     """Runs the plugin in-process with Drone-like variables plus `settings`; returns exit code and output."""
+    harness = Harness(monkeypatch, capfd).configure(
+        secrets=[registry.password],
+        DOCKER_HOST=stack["DOCKER_HOST"],
+        repo=repo,
+        username=registry.username,
+        password=registry.password,
+    )
 
     def run(settings: dict[str, str], build_number: str = "1", ci: dict[str, str] | None = None) -> Run:
-        env = {
-            "DOCKER_HOST": stack["DOCKER_HOST"],
-            "PLUGIN_REPO": repo,
-            "PLUGIN_USERNAME": registry.username,
-            "PLUGIN_PASSWORD": registry.password,
+        drone = {
+            "DRONE": "true",
+            "DRONE_BUILD_NUMBER": build_number,
+            "DRONE_COMMIT_SHA": SHA,
+            "DRONE_COMMIT_BRANCH": "main",
         }
-        env.update(
-            ci
-            if ci is not None
-            else {
-                "DRONE": "true",
-                "DRONE_BUILD_NUMBER": build_number,
-                "DRONE_COMMIT_SHA": SHA,
-                "DRONE_COMMIT_BRANCH": "main",
-            }
-        )
-        env.update(settings)
-        for name in [n for n in os.environ if n.startswith(("PLUGIN_", "DRONE", "CI_"))]:
-            monkeypatch.delenv(name)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        code = main([])
-        captured = capfd.readouterr()
-        out = captured.out + captured.err
-        assert registry.password not in out, "the registry password leaked into the output"
-        return Run(code, out)
+        return harness.run(main, **{**(drone if ci is None else ci), **settings})
 
     return run
 
