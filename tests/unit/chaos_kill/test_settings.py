@@ -35,7 +35,6 @@ GOOD = {"PLUGIN_NAMESPACE": "shop", "PLUGIN_LABEL_SELECTOR": "app=web", **UNREAC
         pytest.param({"PLUGIN_LABEL_SELECTOR": ""}, "PLUGIN_LABEL_SELECTOR", "is required", id="empty-selector"),
         pytest.param({"PLUGIN_LABEL_SELECTOR": "   "}, "PLUGIN_LABEL_SELECTOR", "is required", id="blank-selector"),
         pytest.param({"PLUGIN_LABEL_SELECTOR": "app=web,"}, "PLUGIN_LABEL_SELECTOR", "empty term", id="empty-term"),
-        pytest.param({"PLUGIN_MODE": "half"}, "PLUGIN_MODE", "is not one of", id="unknown-mode"),
         pytest.param({"PLUGIN_MODE": "percent", "PLUGIN_VALUE": "0"}, "PLUGIN_VALUE", "not a percentage", id="pct-0"),
         pytest.param(
             {"PLUGIN_MODE": "percent", "PLUGIN_VALUE": "150"}, "PLUGIN_VALUE", "not a percentage", id="pct-150"
@@ -51,17 +50,8 @@ GOOD = {"PLUGIN_NAMESPACE": "shop", "PLUGIN_LABEL_SELECTOR": "app=web", **UNREAC
         pytest.param({"PLUGIN_MODE": "all", "PLUGIN_VALUE": "2"}, "PLUGIN_VALUE", "not used with mode all", id="all+v"),
         pytest.param({"PLUGIN_NAME_PATTERN": "web-("}, "PLUGIN_NAME_PATTERN", "not a valid regex", id="bad-regex"),
         pytest.param(
-            {"PLUGIN_RECOVERY_TIMEOUT": "soon"}, "PLUGIN_RECOVERY_TIMEOUT", "is not a duration", id="bad-duration"
-        ),
-        pytest.param({"PLUGIN_INTERVAL": "5 minutes"}, "PLUGIN_INTERVAL", "is not a duration", id="bad-interval"),
-        pytest.param({"PLUGIN_ROUNDS": "0"}, "PLUGIN_ROUNDS", "below the minimum", id="rounds-0"),
-        pytest.param({"PLUGIN_MAX_KILL": "0"}, "PLUGIN_MAX_KILL", "below the minimum", id="max-kill-0"),
-        pytest.param({"PLUGIN_MIN_AVAILABLE": "-1"}, "PLUGIN_MIN_AVAILABLE", "below the minimum", id="min-avail-neg"),
-        pytest.param({"PLUGIN_GRACE_PERIOD": "-5"}, "PLUGIN_GRACE_PERIOD", "below the minimum", id="grace-neg"),
-        pytest.param(
             {"PLUGIN_FORCE": "true", "PLUGIN_GRACE_PERIOD": "30"}, "PLUGIN_FORCE", "contradicts", id="force+grace"
         ),
-        pytest.param({"PLUGIN_DRY_RUN": "maybe"}, "PLUGIN_DRY_RUN", "is not a boolean", id="bad-bool"),
         pytest.param(
             {"PLUGIN_REQUIRE_LABEL": "chaos enabled"}, "PLUGIN_REQUIRE_LABEL", "not a label", id="bad-require-label"
         ),

@@ -101,18 +101,13 @@ def test_plan_errors(env: dict[str, str], manifests: list[Manifest], image: str,
 @pytest.mark.parametrize(
     ("env", "setting"),
     [
-        pytest.param({"strategy": "yolo"}, "PLUGIN_STRATEGY", id="strategy"),
         pytest.param({"chart": "c"}, "PLUGIN_CHART", id="both-modes"),
         pytest.param({"manifests": ""}, "PLUGIN_MANIFESTS", id="no-mode"),
-        pytest.param({"canary_weight": "0"}, "PLUGIN_CANARY_WEIGHT", id="weight-0"),
-        pytest.param({"canary_weight": "101"}, "PLUGIN_CANARY_WEIGHT", id="weight-101"),
         pytest.param({"canary_steps": "10,200"}, "PLUGIN_CANARY_STEPS", id="step-over-100"),
-        pytest.param({"timeout": "soon"}, "PLUGIN_TIMEOUT", id="duration"),
         pytest.param({"max_unavailable": "-1"}, "PLUGIN_MAX_UNAVAILABLE", id="max-unavailable"),
         pytest.param({"strategy": "blue-green"}, "PLUGIN_SERVICE", id="blue-green-service"),
         pytest.param({"manifests": "", "chart": "c", "strategy": "canary"}, "PLUGIN_STRATEGY", id="helm-canary"),
         pytest.param({"manifests": "", "chart": "c", "set": "novalue"}, "PLUGIN_SET", id="set-not-kv"),
-        pytest.param({"canary_action": "yes"}, "PLUGIN_CANARY_ACTION", id="canary-action"),
     ],
 )
 def test_settings_errors(env: dict[str, str], setting: str) -> None:
