@@ -10,7 +10,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import pytest
 from kubernetes import client
 
 from plugins.chaos_kill.__main__ import main
-from tests.harness import Harness
+from tests.harness import Harness, Run
 
 from .stacklib import Namespace, wait_for
 
@@ -28,10 +28,10 @@ IMAGE = "registry.invalid/shop/web:1"
 # ------------------------------------------------------------------------------------------------ helpers
 
 
-def run(deployer: Harness, **settings: object) -> int:
-    """main() with the deployer's credentials, as a pipeline step would get them; the output stays in capsys."""
-    deployer.setenv(**settings)
-    return main([])
+@pytest.fixture
+def chaos(deployer: Harness) -> Callable[..., Run]:
+    """chaos-kill's main() with `settings` and the deployer's credentials, as a pipeline step would get them."""
+    return lambda **settings: deployer.run(main, **settings)
 
 
 def deployment(
@@ -127,8 +127,7 @@ def broken_url() -> Iterator[str]:
 
 
 def test_percent_50_of_4_kills_2_and_recovery_is_measured(
-    deployer: Harness,
-    capsys: pytest.CaptureFixture[str],
+    chaos: Callable[..., Run],
     namespace: Namespace,
     kube_admin: client.ApiClient,
     tmp_path: Path,
@@ -137,8 +136,7 @@ def test_percent_50_of_4_kills_2_and_recovery_is_measured(
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 4)
     before = pods(kube_admin, namespace.name, "app=web")
-    code = run(
-        deployer,
+    code, out = chaos(
         label_selector="app=web",
         mode="percent",
         value=50,
@@ -147,7 +145,6 @@ def test_percent_50_of_4_kills_2_and_recovery_is_measured(
         report_file=tmp_path / "chaos.json",
         junit_file=tmp_path / "chaos.xml",
     )
-    out = capsys.readouterr().out
     assert code == 0, out
     data = report(tmp_path / "chaos.json")
     kills = killed(data)
@@ -179,7 +176,7 @@ def test_percent_50_of_4_kills_2_and_recovery_is_measured(
     ],
 )
 def test_modes(
-    deployer: Harness,
+    chaos: Callable[..., Run],
     namespace: Namespace,
     kube_admin: client.ApiClient,
     tmp_path: Path,
@@ -187,7 +184,7 @@ def test_modes(
     expected: int,
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 3)
-    code = run(deployer, label_selector="app=web", report_file=tmp_path / "r.json", **settings)
+    code, out = chaos(label_selector="app=web", report_file=tmp_path / "r.json", **settings)
     assert code == 0
     data = report(tmp_path / "r.json")
     assert len(killed(data)) == expected
@@ -196,10 +193,10 @@ def test_modes(
 
 
 def test_rounds_reselect_among_replacements(
-    deployer: Harness, namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 2)
-    code = run(deployer, label_selector="app=web", rounds=2, report_file=tmp_path / "r.json")
+    code, out = chaos(label_selector="app=web", rounds=2, report_file=tmp_path / "r.json")
     assert code == 0
     data = report(tmp_path / "r.json")
     assert [len(killed(data, i)) for i in range(2)] == [1, 1]
@@ -215,8 +212,7 @@ def test_rounds_reselect_among_replacements(
     ],
 )
 def test_refused_with_exit_2_and_nothing_killed(
-    deployer: Harness,
-    capsys: pytest.CaptureFixture[str],
+    chaos: Callable[..., Run],
     namespace: Namespace,
     kube_admin: client.ApiClient,
     settings: dict[str, object],
@@ -225,38 +221,28 @@ def test_refused_with_exit_2_and_nothing_killed(
     deployment(kube_admin, namespace.name, "web", 2)
     before = pods(kube_admin, namespace.name, "app=web")
     system_before = pods(kube_admin, "kube-system", "")
-    deployer.setenv(**{"label_selector": "app=web", "mode": "all", **settings})
-    assert main([]) == 2
-    out = capsys.readouterr().out
+    code, out = chaos(**{"label_selector": "app=web", "mode": "all", **settings})
+    assert code == 2
     assert words in out.strip().splitlines()[-1]
     assert pods(kube_admin, namespace.name, "app=web") == before
     assert pods(kube_admin, "kube-system", "") == system_before
 
 
 def test_max_kill_caps_the_round(
-    deployer: Harness,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    kube_admin: client.ApiClient,
-    tmp_path: Path,
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 3)
-    code = run(deployer, label_selector="app=web", mode="all", max_kill=1, report_file=tmp_path / "r")
+    code, out = chaos(label_selector="app=web", mode="all", max_kill=1, report_file=tmp_path / "r")
     assert code == 0
     assert len(killed(report(tmp_path / "r"))) == 1
-    assert "max_kill 1 caps this round at 1 of 3 wanted" in capsys.readouterr().out
+    assert "max_kill 1 caps this round at 1 of 3 wanted" in out
 
 
 def test_min_available_shrinks_the_selection(
-    deployer: Harness,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    kube_admin: client.ApiClient,
-    tmp_path: Path,
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 3)
-    code = run(deployer, label_selector="app=web", mode="all", min_available=2, report_file=tmp_path / "r")
-    out = capsys.readouterr().out
+    code, out = chaos(label_selector="app=web", mode="all", min_available=2, report_file=tmp_path / "r")
     assert code == 0, out
     data = report(tmp_path / "r")
     assert len(killed(data)) == 1
@@ -266,11 +252,7 @@ def test_min_available_shrinks_the_selection(
 
 
 def test_pod_disruption_budget_is_respected(
-    deployer: Harness,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    kube_admin: client.ApiClient,
-    tmp_path: Path,
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 3)
     policy = client.PolicyV1Api(kube_admin)
@@ -289,8 +271,7 @@ def test_pod_disruption_budget_is_respected(
         return bool(status and status.disruptions_allowed == 1 and status.current_healthy == 3)
 
     wait_for(budget_ready, 30, what="the PodDisruptionBudget's status")
-    code = run(deployer, label_selector="app=web", mode="all", report_file=tmp_path / "r")
-    out = capsys.readouterr().out
+    code, out = chaos(label_selector="app=web", mode="all", report_file=tmp_path / "r")
     assert code == 0, out
     kills = report(tmp_path / "r")["rounds"][0]["kills"]
     outcomes = sorted(k["outcome"] for k in kills)
@@ -299,13 +280,12 @@ def test_pod_disruption_budget_is_respected(
 
 
 def test_require_label_on_the_workload_is_enforced(
-    deployer: Harness, namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 2, {"tier": "backend"}, {"shipline.io/chaos": "enabled"})
     deployment(kube_admin, namespace.name, "api", 2, {"tier": "backend"})
     api_before = pods(kube_admin, namespace.name, "app=api")
-    code = run(
-        deployer,
+    code, out = chaos(
         label_selector="tier=backend",
         mode="all",
         require_label="shipline.io/chaos=enabled",
@@ -318,45 +298,37 @@ def test_require_label_on_the_workload_is_enforced(
 
 
 def test_dry_run_kills_nothing_and_names_the_pods(
-    deployer: Harness,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    kube_admin: client.ApiClient,
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 3)
     before = pods(kube_admin, namespace.name, "app=web")
-    code = run(deployer, label_selector="app=web", mode="all", dry_run=True)
-    out = capsys.readouterr().out
+    code, out = chaos(label_selector="app=web", mode="all", dry_run=True)
     assert code == 0, out
     assert f"would kill 3 pod(s): {', '.join(sorted(before.values()))}" in out
     assert pods(kube_admin, namespace.name, "app=web") == before
 
 
 def test_same_seed_selects_the_same_pods(
-    deployer: Harness, namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 6)
     chosen = []
     for i, seed in enumerate(["build-17", "build-17", "other"]):
         path = tmp_path / f"r{i}.json"
         settings = {"mode": "fixed", "value": 3, "dry_run": True, "random_seed": seed, "report_file": path}
-        assert run(deployer, label_selector="app=web", **settings) == 0
+        code, out = chaos(label_selector="app=web", **settings)
+        assert code == 0, out
         chosen.append(report(path)["rounds"][0]["selected"])
     assert chosen[0] == chosen[1]
     assert len(chosen[0]) == 3
 
 
 def test_steady_state_failing_before_kills_nothing(
-    deployer: Harness,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    kube_admin: client.ApiClient,
-    broken_url: str,
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient, broken_url: str
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 2)
     before = pods(kube_admin, namespace.name, "app=web")
-    code = run(deployer, label_selector="app=web", mode="all", probe_urls=broken_url)
-    out = capsys.readouterr().out
+    code, out = chaos(label_selector="app=web", mode="all", probe_urls=broken_url)
     assert code == 1
     last = out.strip().splitlines()[-1]
     assert "steady state not met before the experiment" in last and "HTTP 500" in last
@@ -364,8 +336,7 @@ def test_steady_state_failing_before_kills_nothing(
 
 
 def test_chaostoolkit_hypothesis_is_checked(
-    deployer: Harness,
-    capsys: pytest.CaptureFixture[str],
+    chaos: Callable[..., Run],
     namespace: Namespace,
     kube_admin: client.ApiClient,
     tmp_path: Path,
@@ -396,24 +367,21 @@ def test_chaostoolkit_hypothesis_is_checked(
     }
     path = tmp_path / "experiment.json"
     path.write_text(json.dumps(experiment))
-    code = run(deployer, label_selector="app=web", chaostoolkit_experiment=path)
-    out = capsys.readouterr().out
+    code, out = chaos(label_selector="app=web", chaostoolkit_experiment=path)
     assert code == 0, out
     assert "before: probe web-ok" in out and "round 1: probe web-5xx" in out
 
     experiment["steady-state-hypothesis"]["probes"][1]["tolerance"] = 200  # type: ignore[index]
     path.write_text(json.dumps(experiment))
     before = pods(kube_admin, namespace.name, "app=web")
-    assert run(deployer, label_selector="app=web", chaostoolkit_experiment=path) == 1
-    assert "steady state not met before the experiment" in capsys.readouterr().out
+    code, out = chaos(label_selector="app=web", chaostoolkit_experiment=path)
+    assert code == 1
+    assert "steady state not met before the experiment" in out
     assert pods(kube_admin, namespace.name, "app=web") == before
 
 
 def test_unready_replacements_never_recover(
-    deployer: Harness,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    kube_admin: client.ApiClient,
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient
 ) -> None:
     # A bare ReplicaSet does not roll its pods when the template changes: the running pods stay Ready (steady
     # state holds), and only the replacements of killed pods get the `unready` image.
@@ -439,25 +407,21 @@ def test_unready_replacements_never_recover(
     )
     patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": IMAGE + "-unready"}]}}}}
     apps.patch_namespaced_replica_set("web", namespace.name, patch)
-    code = run(deployer, label_selector="app=web", recovery_timeout="4s")
-    out = capsys.readouterr().out
+    code, out = chaos(label_selector="app=web", recovery_timeout="4s")
     assert code == 1, out
     last = out.strip().splitlines()[-1]
     assert "not recovered within recovery_timeout 4s" in last
     assert "replicaset/web: 1 of 2 pods Ready" in last and "not Ready: web-" in last
 
 
-def test_no_eligible_pod_fails(deployer: Harness, capsys: pytest.CaptureFixture[str], namespace: Namespace) -> None:
-    assert run(deployer, label_selector="app=nothing-here") == 1
-    assert "no eligible pod" in capsys.readouterr().out.strip().splitlines()[-1]
+def test_no_eligible_pod_fails(chaos: Callable[..., Run], namespace: Namespace) -> None:
+    code, out = chaos(label_selector="app=nothing-here")
+    assert code == 1
+    assert "no eligible pod" in out.strip().splitlines()[-1]
 
 
 def test_statefulset_pod_is_replaced_under_the_same_name(
-    deployer: Harness,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    kube_admin: client.ApiClient,
-    tmp_path: Path,
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     # A StatefulSet's replacement reuses the killed pod's name: recovery must follow uids, not names.
     apps = client.AppsV1Api(kube_admin)
@@ -484,8 +448,7 @@ def test_statefulset_pod_is_replaced_under_the_same_name(
         what="statefulset db available",
     )
     before = pods(kube_admin, namespace.name, "app=db")
-    code = run(deployer, label_selector="app=db", report_file=tmp_path / "r")
-    out = capsys.readouterr().out
+    code, out = chaos(label_selector="app=db", report_file=tmp_path / "r")
     assert code == 0, out
     data = report(tmp_path / "r")
     (kill,) = killed(data)
