@@ -94,12 +94,6 @@ class Cluster:
                 time.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
 
-    def to_dict(self, obj: Any) -> dict[str, Any]:
-        """A client model object as the API's own JSON shape (camelCase), for the pure helpers."""
-        if isinstance(obj, dict):
-            return obj
-        return self.api.sanitize_for_serialization(obj)  # type: ignore[no-any-return]
-
 
 def transient(error: BaseException) -> bool:
     """Worth retrying: connection refused/reset, 5xx, 429. Not: 4xx, and TLS verification failures (a wrong CA

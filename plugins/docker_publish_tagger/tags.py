@@ -14,7 +14,7 @@ from shared.errors import SettingsError
 from shared.images import TAG_PATTERN
 
 MAX_TAG = 128
-LONG_TAG = 64  # some registries' UIs and older tools cut tags here; the seed warns about long tags
+LONG_TAG = 64  # some registries' UIs and older tools cut tags here: a longer tag gets a warning
 
 _SEMVER = re.compile(
     r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
