@@ -4,7 +4,7 @@ previous colour is scaled to zero after `scale_down_delay`, unless `keep_previou
 
 from __future__ import annotations
 
-from plugins.kubectl_helm_deploy import colors
+from plugins.kubectl_helm_deploy import blue_green_objects as colors
 from plugins.kubectl_helm_deploy.execution import Execution
 from plugins.kubectl_helm_deploy.plan import BlueGreen
 from shared.errors import PluginError, RolloutFailed

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from plugins.kubectl_helm_deploy import canary_objects, colors, workload
+from plugins.kubectl_helm_deploy import blue_green_objects as colors
+from plugins.kubectl_helm_deploy import canary_objects, workload
 from plugins.kubectl_helm_deploy.manifests import Manifest
 from shared.errors import SettingsError
 from shared.images import parse_image

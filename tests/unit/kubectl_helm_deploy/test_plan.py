@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from plugins.kubectl_helm_deploy.colors import COLOR_LABEL
+from plugins.kubectl_helm_deploy.blue_green_objects import COLOR_LABEL
 from plugins.kubectl_helm_deploy.inputs import resolve_image
 from plugins.kubectl_helm_deploy.manifests import Manifest
 from plugins.kubectl_helm_deploy.plan import (

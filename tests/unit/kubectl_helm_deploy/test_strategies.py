@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from plugins.kubectl_helm_deploy import canary_objects, colors
+from plugins.kubectl_helm_deploy import blue_green_objects as colors
+from plugins.kubectl_helm_deploy import canary_objects
 
 DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1",
