@@ -42,8 +42,9 @@ def lint_argv(helm_bin: str, chart: str, values_file: Path) -> list[str]:
 def lint(helm: HelmRelease, secrets: SecretDir, log: Log) -> None:
     """`helm lint` with the merged values; its failure is an input error (exit 2) before anything changes."""
     if not helm.lint:
-        if not helm.local:
-            log.info("helm lint skipped: the chart is not a local path")
+        return
+    if not helm.local:
+        log.info("helm lint skipped: the chart is not a local path")
         return
     log.heading("helm lint")
     values_file = secrets.write("lint-values.yaml", yaml.safe_dump(helm.values))

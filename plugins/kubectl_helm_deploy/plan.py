@@ -133,7 +133,7 @@ class HelmRelease:
     version: str
     repo_url: str
     values: dict[str, Any]
-    lint: bool  # lint runs only for a local chart
+    lint: bool
     local: bool  # the chart is a path on disk
     helm_bin: str
     atomic: bool
@@ -443,7 +443,7 @@ def build_helm_plan(
         version=values.chart_version or "",
         repo_url=values.repo_url or "",
         values=merged,
-        lint=bool(values.helm_lint) and local,
+        lint=bool(values.helm_lint),
         local=local,
         helm_bin=str(values.helm_bin),
         atomic=bool(values.atomic),
