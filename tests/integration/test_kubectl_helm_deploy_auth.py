@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
-import subprocess
 from pathlib import Path
 
 import pytest
 from kubernetes import client
+
+from tests.certs import self_signed
 
 from .conftest import Deploy
 from .deploy_support import FIXTURES, IMAGE
@@ -51,27 +52,7 @@ def test_bad_token_is_unauthorized(deploy: Deploy, namespace: Namespace) -> None
 
 
 def test_wrong_ca_is_a_clear_tls_error(deploy: Deploy, tmp_path: Path) -> None:
-    key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            key,
-            "-out",
-            cert,
-            "-days",
-            "1",
-            "-subj",
-            "/CN=not-the-cluster-ca",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert = self_signed(tmp_path, "not-the-cluster-ca")
     run = deploy(manifests=APP, kubernetes_cert=cert.read_text())
     assert run.code == 1
     last = run.out.strip().splitlines()[-1]

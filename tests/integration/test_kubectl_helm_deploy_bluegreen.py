@@ -53,12 +53,16 @@ class EndpointWatch:
         self._w.stop()
 
 
+def selector(admin: client.ApiClient, ns: str) -> dict[str, str]:
+    """The selector of Service `web`: which colour it sends traffic to."""
+    return client.CoreV1Api(admin).read_namespaced_service("web", ns).spec.selector  # type: ignore[no-any-return]
+
+
 @pytest.fixture
 def blue_serving(deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient) -> Iterator[None]:
     run = deploy(manifests=BG, image=f"{IMAGE}:v1", strategy="blue-green", service="web")
     assert run.code == 0, run.out
-    svc = client.CoreV1Api(kube_admin).read_namespaced_service("web", namespace.name)
-    assert svc.spec.selector == {"app": "web", COLOR: "blue"}
+    assert selector(kube_admin, namespace.name) == {"app": "web", COLOR: "blue"}
     yield
 
 
@@ -68,8 +72,7 @@ def test_switch_to_green_then_scale_blue_down(
     with EndpointWatch(kube_admin, namespace.name, "web") as endpoints:
         run = deploy(manifests=BG, image=f"{IMAGE}:v2", strategy="blue-green", service="web")
     assert run.code == 0, run.out
-    svc = client.CoreV1Api(kube_admin).read_namespaced_service("web", namespace.name)
-    assert svc.spec.selector[COLOR] == "green"
+    assert selector(kube_admin, namespace.name)[COLOR] == "green"
     assert images(kube_admin, namespace.name, "web-green")["app"] == f"{IMAGE}:v2"
     blue = deployment(kube_admin, namespace.name, "web-blue")
     assert blue is not None and blue.spec.replicas == 0  # scale_down_delay 0s in the tests
@@ -84,8 +87,7 @@ def test_failed_green_leaves_traffic_on_blue(
     assert run.code == 1, run.out
     last = run.out.strip().splitlines()[-1]
     assert "traffic stays on blue" in last and f"{IMAGE}:v1" in last, last
-    svc = client.CoreV1Api(kube_admin).read_namespaced_service("web", namespace.name)
-    assert svc.spec.selector[COLOR] == "blue"
+    assert selector(kube_admin, namespace.name)[COLOR] == "blue"
     blue = deployment(kube_admin, namespace.name, "web-blue")
     assert blue is not None and blue.status.available_replicas == 4
     green = deployment(kube_admin, namespace.name, "web-green")

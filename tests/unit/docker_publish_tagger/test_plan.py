@@ -143,15 +143,6 @@ BAD = [
     ),
     pytest.param({"PLUGIN_REPO": "r.io/a", "PLUGIN_SHA_LENGTH": "6"}, "PLUGIN_SHA_LENGTH", "minimum 7", id="sha-short"),
     pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "PLUGIN_SHA_LENGTH": "41"}, "PLUGIN_SHA_LENGTH", "maximum 40", id="sha-long"
-    ),
-    pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "PLUGIN_TAG_STRATEGIES": "build_id,nightly"},
-        "PLUGIN_TAG_STRATEGIES",
-        "is not one of",
-        id="unknown-strategy",
-    ),
-    pytest.param(
         {"PLUGIN_REPO": "r.io/a", "PLUGIN_BUILD_ARGS_FROM_ENV": "NOPE"},
         "PLUGIN_BUILD_ARGS_FROM_ENV",
         "NOPE is not set",
