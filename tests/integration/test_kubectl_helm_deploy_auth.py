@@ -78,6 +78,16 @@ BAD_INPUTS = [
     pytest.param({"image": "elsewhere/other:1"}, "PLUGIN_IMAGE: no container in the manifests runs", id="image-unused"),
     pytest.param({"containers": "nope"}, "PLUGIN_CONTAINERS", id="unknown-container"),
     pytest.param({"strategy": "blue-green"}, "PLUGIN_SERVICE", id="blue-green-without-service"),
+    pytest.param(
+        {"strategy": "blue-green", "service": "web", "preview_service": "nope"},
+        'PLUGIN_PREVIEW_SERVICE: "nope" is not a Service in the manifests or the namespace',
+        id="preview-service-missing",
+    ),
+    pytest.param(
+        {"strategy": "canary", "service": "web", "canary_ingress": "nope"},
+        'PLUGIN_CANARY_INGRESS: "nope" is not an Ingress in the manifests or the namespace',
+        id="canary-ingress-missing",
+    ),
     pytest.param({"max_surge": "lots"}, "PLUGIN_MAX_SURGE", id="bad-max-surge"),
     pytest.param({"publish_file": "missing.json", "image": ""}, "PLUGIN_PUBLISH_FILE", id="missing-handoff"),
 ]
