@@ -21,13 +21,8 @@ from tests.harness import Harness, Run
 from .stacklib import Registry
 
 SHA = "c0ffee0123456789abcdef0123456789abcdef01"
-DOCKERFILE = """\
-FROM scratch AS assets
-COPY a.txt /a.txt
-FROM scratch
-COPY --from=assets /a.txt /a.txt
-COPY b.txt /b.txt
-"""
+# A multi-stage build: two layers, one copied across stages.
+DOCKERFILE = (Path(__file__).resolve().parent / "fixtures" / "publish" / "Dockerfile").read_text()
 
 
 @pytest.fixture
