@@ -9,7 +9,9 @@ from pathlib import Path
 from plugins.kubectl_helm_deploy import manifests
 from plugins.kubectl_helm_deploy.apply import Applier
 from plugins.kubectl_helm_deploy.helm import check_helm
-from plugins.kubectl_helm_deploy.plan import Plan, build_helm_plan, build_plan, live_refs
+from plugins.kubectl_helm_deploy.helm_plan import build_helm_plan
+from plugins.kubectl_helm_deploy.manifests_plan import build_plan, live_refs
+from plugins.kubectl_helm_deploy.plan import Plan
 from shared.errors import SettingsError
 from shared.handoff import read_published
 from shared.images import parse_image

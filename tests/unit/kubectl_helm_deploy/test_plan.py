@@ -6,20 +6,11 @@ from typing import Any
 import pytest
 
 from plugins.kubectl_helm_deploy.blue_green_objects import COLOR_LABEL
+from plugins.kubectl_helm_deploy.helm_plan import build_helm_plan, merge_values
 from plugins.kubectl_helm_deploy.inputs import resolve_image
 from plugins.kubectl_helm_deploy.manifests import Manifest
-from plugins.kubectl_helm_deploy.plan import (
-    BlueGreen,
-    Canary,
-    HelmRelease,
-    Plan,
-    build_helm_plan,
-    build_plan,
-    deployment_ref,
-    live_refs,
-    merge_values,
-    service_ref,
-)
+from plugins.kubectl_helm_deploy.manifests_plan import build_plan, live_refs
+from plugins.kubectl_helm_deploy.plan import BlueGreen, Canary, HelmRelease, Plan, deployment_ref, service_ref
 from plugins.kubectl_helm_deploy.settings import DECLARATION
 from plugins.kubectl_helm_deploy.workload import DEPLOY_LABEL
 from shared.errors import SettingsError
