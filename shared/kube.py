@@ -74,25 +74,37 @@ class Cluster:
         resp = fn(*args, _preload_content=False, _request_timeout=timeout or self.timeout, **kwargs)
         return json.loads(resp.data)
 
-    def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """`raw`, with failures explained."""
+    def read(self, fn: Callable[..., Any], *args: Any, deadline: float | None = None, **kwargs: Any) -> Any:
+        """`raw`, with failures explained; with a `deadline`, transient failures are retried until then."""
+        if deadline is not None:
+            return self.retrying(lambda: self.raw(fn, *args, **kwargs), deadline)
         try:
             return self.raw(fn, *args, **kwargs)
         except REQUEST_ERRORS as e:
             raise self.explain(e) from None
 
-    def retrying(self, what: Callable[[], T], deadline: float, log: Log, action: str) -> T:
+    def should_retry(self, error: BaseException, deadline: float, delay: float) -> bool:
+        """Is `error` worth another try after `delay` seconds, before `deadline`?"""
+        return transient(error) and time.monotonic() + delay < deadline
+
+    def retrying(self, what: Callable[[], T], deadline: float, log: Log | None = None, action: str = "") -> T:
         """`what()`, retried on transient failures until `deadline`; other failures explained."""
         delay = BACKOFF_START
         while True:
             try:
                 return what()
             except REQUEST_ERRORS as e:
-                if not transient(e) or time.monotonic() + delay >= deadline:
+                if not self.should_retry(e, deadline, delay):
                     raise self.explain(e) from None
-                log.progress(f"{action}: {self.explain(e)}; retrying")
+                if log is not None:
+                    log.progress(f"{action}: {self.explain(e)}; retrying")
                 time.sleep(delay)
-                delay = min(delay * 2, BACKOFF_MAX)
+                delay = next_delay(delay)
+
+
+def next_delay(delay: float) -> float:
+    """The backoff after `delay`: doubling, capped."""
+    return min(delay * 2, BACKOFF_MAX)
 
 
 def transient(error: BaseException) -> bool:

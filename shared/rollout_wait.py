@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from shared import rollout
 from shared.errors import PluginError, RolloutFailed
-from shared.kube import BACKOFF_MAX, BACKOFF_START, REQUEST_ERRORS, Cluster, transient
+from shared.kube import BACKOFF_START, REQUEST_ERRORS, Cluster, next_delay
 from shared.log import Log
 from shared.watching import WINDOW, Watch, WatchExpired
 
@@ -74,11 +74,12 @@ class _Watcher(threading.Thread):
         namespace: str,
         out: queue.Queue[object],
         stop: threading.Event,
+        deadline: float,
         **selector: Any,
     ) -> None:
         super().__init__(name=f"watch-{kind}", daemon=True)
         self.cluster, self.kind, self.list_fn, self.namespace = cluster, kind, list_fn, namespace
-        self.out, self.stop, self.selector = out, stop, selector
+        self.out, self.stop, self.deadline, self.selector = out, stop, deadline, selector
         self.response: Any = None  # the open watch, so `interrupt` can end a blocked read
 
     def interrupt(self) -> None:
@@ -107,13 +108,13 @@ class _Watcher(threading.Thread):
             except REQUEST_ERRORS as e:
                 if self.stop.is_set():
                     return
-                if not transient(e):
+                if not self.cluster.should_retry(e, self.deadline, delay):
                     self.out.put(_Fatal(self.cluster.explain(e)))
                     return
                 self.out.put(_Note(f"watch of {self.kind}s interrupted ({self.cluster.explain(e)}); resuming"))
                 version = None
                 self.stop.wait(delay)
-                delay = min(delay * 2, BACKOFF_MAX)
+                delay = next_delay(delay)
             except Exception as e:  # noqa: BLE001 - a thread must report, never die silently
                 self.out.put(_Fatal(PluginError(f"watch of {self.kind}s failed: {type(e).__name__}: {e}")))
                 return
@@ -180,12 +181,29 @@ def wait_for_rollout(
             namespace,
             updates,
             stop,
+            deadline,
             field_selector=f"metadata.name={name}",
         ),
         _Watcher(
-            cluster, "replicaset", apps.list_namespaced_replica_set, namespace, updates, stop, label_selector=selector
+            cluster,
+            "replicaset",
+            apps.list_namespaced_replica_set,
+            namespace,
+            updates,
+            stop,
+            deadline,
+            label_selector=selector,
         ),
-        _Watcher(cluster, "pod", cluster.core.list_namespaced_pod, namespace, updates, stop, label_selector=selector),
+        _Watcher(
+            cluster,
+            "pod",
+            cluster.core.list_namespaced_pod,
+            namespace,
+            updates,
+            stop,
+            deadline,
+            label_selector=selector,
+        ),
     ]
     state = _State()
     synced: set[str] = set()
