@@ -39,8 +39,9 @@ def test_rolling_upgrade_honours_surge_and_unavailable(
     deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient
 ) -> None:
     assert deploy(manifests=APP, image=f"{IMAGE}:v1").code == 0
-    # Watch every ReplicaSet of the Deployment during the upgrade: with maxSurge 1 / maxUnavailable 0 the pods
-    # across ReplicaSets never exceed 5 and the ready ones never drop below 4.
+    # Watch every ReplicaSet of the Deployment during the upgrade: with maxSurge 1 / maxUnavailable 0 the replicas
+    # the controller asks of them never exceed 5 (their spec: a status may still count a pod being deleted) and
+    # the ready ones never drop below 4.
     seen: dict[str, tuple[int, int]] = {}
     peaks: list[tuple[int, int]] = []
     stop = threading.Event()
@@ -54,7 +55,7 @@ def test_rolling_upgrade_honours_surge_and_unavailable(
         try:
             for event in stream:
                 rs = event["object"]
-                seen[rs.metadata.name] = (rs.status.replicas or 0, rs.status.ready_replicas or 0)
+                seen[rs.metadata.name] = (rs.spec.replicas or 0, rs.status.ready_replicas or 0)
                 peaks.append((sum(r for r, _ in seen.values()), sum(a for _, a in seen.values())))
                 if stop.is_set():
                     break
