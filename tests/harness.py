@@ -26,7 +26,8 @@ class Capture(Protocol):
 @dataclass(frozen=True)
 class Run:
     code: int
-    out: str
+    out: str  # the plugin's log (stdout)
+    err: str = ""  # anything else written to stderr (library warnings)
     report: dict[str, Any] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Any]:
@@ -77,11 +78,10 @@ class Harness:
         self.capture.readouterr()
         code = main([])
         captured = self.capture.readouterr()
-        out = captured.out + captured.err
         for secret in self.secrets:
-            assert secret not in out, "a secret leaked into the output"
+            assert secret not in captured.out + captured.err, "a secret leaked into the output"
         found: dict[str, Any] = {}
         if report is not None and report.exists():
             found = json.loads(report.read_text())
             report.unlink()
-        return Run(code, out, found)
+        return Run(code, captured.out, captured.err, found)
