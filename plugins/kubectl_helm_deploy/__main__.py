@@ -11,11 +11,10 @@ from pathlib import Path
 from plugins.kubectl_helm_deploy.apply import Applier
 from plugins.kubectl_helm_deploy.blue_green import run_blue_green
 from plugins.kubectl_helm_deploy.canary import run_canary
-from plugins.kubectl_helm_deploy.execution import Execution, Record
+from plugins.kubectl_helm_deploy.execution import Execution, Record, summarize, write_report
 from plugins.kubectl_helm_deploy.helm import lint, run_helm
 from plugins.kubectl_helm_deploy.inputs import prepare
 from plugins.kubectl_helm_deploy.plan import BlueGreen, Canary, HelmRelease
-from plugins.kubectl_helm_deploy.report import summarize, write_report
 from plugins.kubectl_helm_deploy.rolling import run_rolling
 from plugins.kubectl_helm_deploy.settings import DECLARATION
 from shared.auth import SecretDir, kube_access

@@ -1,16 +1,18 @@
 """What every strategy's executor does with the cluster — apply, prune, wait, undo — and the record of what was
-done, which becomes the summary and the report. It reads only the plan."""
+done, which becomes the summary and the JSON report (with the plan). It reads only the plan."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from plugins.kubectl_helm_deploy import workload
 from plugins.kubectl_helm_deploy.apply import Applier, Outcome
 from plugins.kubectl_helm_deploy.manifests import Manifest
-from plugins.kubectl_helm_deploy.plan import Plan
+from plugins.kubectl_helm_deploy.plan import HelmRelease, Plan
 from shared.errors import PluginError, RolloutFailed
 from shared.kube import Cluster
 from shared.log import Log
@@ -121,3 +123,36 @@ class Execution:
             for s in slices.get("items") or []
             for e in s.get("endpoints") or []
         )
+
+
+def summarize(record: Record, log: Log) -> None:
+    log.heading("Summary")
+    if record.outcomes:
+        log.table(("object", "result"), [(f"{o.kind}/{o.name}", o.action) for o in record.outcomes])
+    for name, revision in record.revisions.items():
+        log.info(f"{name}: revision {revision}")
+    for name, images in record.serving.items():
+        for container, image in images.items():
+            log.info(f"{name}[{container}] serves {image}")
+    for note in record.notes:
+        log.info(note)
+
+
+def write_report(path: Path, plan: Plan, record: Record, result: str, error: str) -> None:
+    body = {
+        "plugin": "kubectl-helm-deploy",
+        "result": result,
+        "error": error,
+        "mode": plan.mode,
+        "strategy": plan.strategy,
+        "namespace": plan.namespace,
+        "image": plan.image,
+        "plan": plan.describe(),
+        "objects": [{"kind": o.kind, "name": o.name, "action": o.action} for o in record.outcomes],
+        "revisions": record.revisions,
+        "serving": record.serving,
+        "notes": record.notes,
+        "release": plan.steps.release if isinstance(plan.steps, HelmRelease) else "",
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(body, indent=2) + "\n")

@@ -20,7 +20,7 @@ from kubernetes import client
 from plugins.chaos_kill.__main__ import main
 from tests.harness import Harness, Run
 
-from .stacklib import Namespace, wait_for
+from .stacklib import Namespace, deployment_manifest, wait_for
 
 IMAGE = "registry.invalid/shop/web:1"
 
@@ -42,18 +42,7 @@ def deployment(
     labels: dict[str, str] | None = None,
     workload_labels: dict[str, str] | None = None,
 ) -> None:
-    pod_labels = {"app": name, **(labels or {})}
-    body = client.V1Deployment(
-        metadata=client.V1ObjectMeta(name=name, labels={**pod_labels, **(workload_labels or {})}),
-        spec=client.V1DeploymentSpec(
-            replicas=replicas,
-            selector=client.V1LabelSelector(match_labels={"app": name}),
-            template=client.V1PodTemplateSpec(
-                metadata=client.V1ObjectMeta(labels=pod_labels),
-                spec=client.V1PodSpec(containers=[client.V1Container(name="app", image=IMAGE)]),
-            ),
-        ),
-    )
+    body = deployment_manifest(name, IMAGE, replicas, labels, workload_labels)
     client.AppsV1Api(admin).create_namespaced_deployment(ns, body)
     wait_available(admin, ns, name, replicas)
 

@@ -29,7 +29,7 @@ from plugins.deployment_verify.__main__ import main
 from shared.handoff import Published, write_published
 from tests.harness import Harness, Run
 
-from .stacklib import REPO_ROOT, Namespace, wait_for
+from .stacklib import REPO_ROOT, Namespace, deployment_manifest, wait_for
 
 REPO = "127.0.0.1:5000/shop/web"
 DIGEST_1 = "sha256:" + "1" * 64
@@ -37,23 +37,6 @@ DIGEST_2 = "sha256:" + "2" * 64
 
 
 # -- the cluster side --------------------------------------------------------------------------------------------
-
-
-def deployment(name: str, image: str, replicas: int = 2) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": {"app": name, "tier": "web"}},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "app", "image": image}]},
-            },
-        },
-    }
 
 
 @dataclass
@@ -66,7 +49,9 @@ class Cluster:
         return client.AppsV1Api(self.api)
 
     def create(self, name: str, image: str, replicas: int = 2, *, wait: bool = True) -> None:
-        self.apps.create_namespaced_deployment(self.namespace, deployment(name, image, replicas))
+        self.apps.create_namespaced_deployment(
+            self.namespace, deployment_manifest(name, image, replicas, labels={"tier": "web"})
+        )
         if wait:
             self.wait_complete(name)
 

@@ -202,9 +202,7 @@ def test_canary_input_errors(env: dict[str, str], live: dict[Any, Any], setting:
 
 def test_canary_steps_from_the_stable_replicas() -> None:
     plan = canary_plan(
-        {deployment_ref("web"): stable(4), service_ref("web"): LIVE_SVC},
-        canary_steps="25,50,100",
-        service="web",
+        {deployment_ref("web"): stable(4), service_ref("web"): LIVE_SVC}, canary_steps="25,50,100", service="web"
     )
     steps = plan.steps
     assert isinstance(steps, Canary)

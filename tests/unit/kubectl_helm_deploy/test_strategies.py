@@ -81,10 +81,7 @@ def test_canary_replicas_bad_weight(weight: int) -> None:
 
 @pytest.mark.parametrize(
     ("steps", "weight", "expected"),
-    [
-        pytest.param([], 25, [25], id="single"),
-        pytest.param(["10", "50", "100"], 25, [10, 50, 100], id="steps-win"),
-    ],
+    [pytest.param([], 25, [25], id="single"), pytest.param(["10", "50", "100"], 25, [10, 50, 100], id="steps-win")],
 )
 def test_step_weights(steps: list[str], weight: int, expected: list[int]) -> None:
     assert canary_objects.step_weights(steps, weight) == expected
