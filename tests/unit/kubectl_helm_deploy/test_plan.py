@@ -131,14 +131,10 @@ def test_merge_values(base: dict[str, Any], override: dict[str, Any], merged: di
 
 def test_helm_plan_values_order(tmp_path: Path) -> None:
     (tmp_path / "chart").mkdir()
-    values = settings(
-        manifests="",
-        chart="chart",
-        values_files="v.yaml",
-        values='{"replicaCount": 2, "image": {"pullPolicy": "Always"}}',
-        set="replicaCount=5,feature.on=true,name=web",
-        image_value="image.ref",
-    )
+    # Values files first, then `values`, then `set`, then the image: each later one wins.
+    given = {"values_files": "v.yaml", "values": '{"replicaCount": 2, "image": {"pullPolicy": "Always"}}'}
+    given |= {"set": "replicaCount=5,feature.on=true,name=web", "image_value": "image.ref"}
+    values = settings(manifests="", chart="chart", **given)
     files = {"v.yaml": "replicaCount: 1\nimage: {ref: old, pullPolicy: IfNotPresent}\n"}
     plan = build_helm_plan(values, f"{IMG}:v2", "image", "ns", files, tmp_path)
     helm = plan.steps
