@@ -7,11 +7,13 @@ import json
 import ssl
 import time
 from collections.abc import Callable, Collection
+from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
 
 from shared.auth import KubeAccess
 from shared.errors import AuthError, PluginError
@@ -52,6 +54,13 @@ class Cluster:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def dynamic(self, cache_file: Path) -> DynamicClient:
+        """A dynamic client (any kind the server serves) on this connection; discovery is its first request."""
+        try:
+            return DynamicClient(self.api, cache_file=str(cache_file))
+        except Exception as e:  # discovery: 401, TLS and connection errors surface here
+            raise self.explain(e) from None
 
     def explain(self, error: BaseException) -> PluginError:
         return explain(error, self.server)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
-from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from plugins.kubectl_helm_deploy.diff import render_diff
@@ -44,10 +43,7 @@ class Applier:
     def __init__(self, cluster: Cluster, namespace: str, *, cache_file: Path) -> None:
         self.cluster = cluster
         self.namespace = namespace
-        try:
-            self.dynamic = DynamicClient(cluster.api, cache_file=str(cache_file))
-        except Exception as e:  # discovery is the first request: 401, TLS and connection errors surface here
-            raise cluster.explain(e) from None
+        self.dynamic = cluster.dynamic(cache_file)
 
     def resource(self, api_version: str, kind: str) -> Any:
         try:

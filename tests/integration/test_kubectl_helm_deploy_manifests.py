@@ -97,6 +97,10 @@ def test_dry_run_prints_a_diff_and_changes_nothing(
     assert run.code == 0, run.out
     assert f'~ spec.template.spec.containers[app].image: "{IMAGE}:v1" -> "{IMAGE}:v2"' in run.out
     assert "Service/web would not change" in run.out
+    # The plan printed is the plan the report records.
+    plan = run.report["plan"]
+    assert f"image Deployment/web[app]: {IMAGE}:v1 -> {IMAGE}:v2" in plan and "wait for deployment web" in plan
+    assert all(line in run.out for line in plan), plan
     assert images(kube_admin, namespace.name, "web")["app"] == f"{IMAGE}:v1"
 
 
