@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, Protocol
 
 from plugins.kubectl_helm_deploy import manifests
-from plugins.kubectl_helm_deploy.apply import Applier
 from plugins.kubectl_helm_deploy.helm import check_helm
 from plugins.kubectl_helm_deploy.helm_plan import build_helm_plan
 from plugins.kubectl_helm_deploy.manifests_plan import build_plan, live_refs
@@ -49,7 +49,13 @@ def values_files(values: Values, cwd: Path) -> dict[str, str]:
     return files
 
 
-def prepare(values: Values, namespace: str, applier: Callable[[], Applier], env: Mapping[str, str], cwd: Path) -> Plan:
+class LiveReader(Protocol):
+    def get(self, api_version: str, kind: str, name: str) -> dict[str, Any] | None: ...
+
+
+def prepare(
+    values: Values, namespace: str, applier: Callable[..., LiveReader], env: Mapping[str, str], cwd: Path
+) -> Plan:
     """The whole plan: every input error is raised here, before the first write. The cluster is read (through
     `applier()`) only when the strategy depends on live objects, after the workspace's inputs are checked."""
     image, source = resolve_image(values, cwd)
