@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from shared.runners import detect_runner
 from shared.settings import Setting, Values
@@ -63,7 +64,7 @@ def context_from_env(env: Mapping[str, str], git: CIContext | None = None) -> CI
         base = git or CIContext()
         return replace(base, system="local")
     index = 1 if system == "drone" else 2
-    found: dict[str, str] = {}
+    found: dict[str, Any] = {}  # field -> value (str)
     for name, sources in _SOURCES.items():
         found[name] = next((env[v] for v in sources[index] if env.get(v)), "")
     if system == "drone" and found["build_number"] == "0":
