@@ -42,7 +42,8 @@ def _owner(path: Path) -> str:
 def _existing(path: Path) -> Path:
     """`path` itself when it exists, else its nearest existing ancestor (where it would be created)."""
     current = path.absolute()
-    while not current.exists() and current != current.parent:
+    # os.path.exists, not Path.exists: a directory we may not search is "not there" here, not a traceback.
+    while not os.path.exists(current) and current != current.parent:
         current = current.parent
     return current
 
@@ -50,14 +51,14 @@ def _existing(path: Path) -> Path:
 def unwritable(path: Path) -> str:
     """Why this process cannot create or replace the file `path`; "" when it can."""
     target = _existing(path)
-    if target == path.absolute() and not target.is_dir():
+    if target == path.absolute() and not os.path.isdir(target):
         # Replaced through a temporary file beside it (atomic writes) or rewritten in place: both need the directory
         # or the file; the directory is what a root-owned workspace refuses.
         directory = target.parent
         if os.access(directory, os.W_OK | os.X_OK) or os.access(target, os.W_OK):
             return ""
         return f"neither it nor its directory {directory} is writable ({_owner(directory)})"
-    if target.is_dir():
+    if os.path.isdir(target):
         if os.access(target, os.W_OK | os.X_OK):
             return ""
         where = "it" if target == path.absolute() else f"{target}, where it would be created,"
@@ -84,7 +85,7 @@ def check_docker_socket(docker_host: str, who: Identity | None = None) -> None:
     if not docker_host.startswith("unix://"):
         return
     sock = Path(docker_host.removeprefix("unix://"))
-    if not sock.exists():
+    if not os.path.exists(sock):
         return  # nothing mounted: connecting says so, naming the setting to use instead
     if os.access(sock, os.R_OK | os.W_OK):
         return
