@@ -111,14 +111,49 @@ def context_from_git(cwd: Path) -> CIContext:
     )
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def head_commit(cwd: Path) -> str:
+    """What `git rev-parse HEAD` says in the checkout holding `cwd`, read from `.git` itself (the plugin images
+    carry no git); "" when there is no checkout or HEAD is unborn."""
+    for directory in (cwd, *cwd.parents):
+        dotgit = directory / ".git"
+        if dotgit.is_dir():
+            gitdir = dotgit
+        elif dotgit.is_file() and _read(dotgit).startswith("gitdir:"):  # a worktree or submodule
+            gitdir = directory / _read(dotgit).removeprefix("gitdir:").strip()
+        else:
+            continue
+        common = gitdir / _read(gitdir / "commondir") if (gitdir / "commondir").is_file() else gitdir
+        head = _read(gitdir / "HEAD")
+        if not head.startswith("ref:"):
+            return head if _is_sha(head) else ""
+        ref = head.removeprefix("ref:").strip()
+        sha = _read(gitdir / ref) or _read(common / ref)
+        if not sha:
+            packed = (line.split() for line in _read(common / "packed-refs").splitlines() if line[:1] not in "#^")
+            sha = next((fields[0] for fields in packed if fields[1:] == [ref]), "")
+        return sha if _is_sha(sha) else ""
+    return ""
+
+
+def _is_sha(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
+
+
 def with_git_commit(ctx: CIContext, cwd: Path) -> CIContext:
     """`ctx` with the workspace's HEAD as its commit when the CI system set none (`drone exec`), noted."""
     if ctx.commit_sha or ctx.system == "local":
         return ctx
-    sha = _git(cwd, "rev-parse", "HEAD")
+    sha = head_commit(cwd)
     if not sha:
         return ctx
-    note = f"commit {sha}: from git rev-parse HEAD in {cwd} ({ctx.system} set no commit SHA, e.g. a local exec)"
+    note = f"commit {sha}: the workspace's git HEAD (git rev-parse HEAD in {cwd}); {ctx.system} set no commit SHA"
     return replace(ctx, commit_sha=sha, notes=(*ctx.notes, note))
 
 

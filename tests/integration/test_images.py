@@ -28,19 +28,6 @@ def image(plugin: str) -> str:
     return f"shipline/{plugin}:{os.environ.get('SHIPLINE_IMAGE_TAG') or VERSION}"
 
 
-@pytest.fixture(scope="session")
-def images(stack: dict[str, str]) -> dict[str, str]:
-    """The four images, built once per session (Docker's cache makes a rebuild of unchanged code quick)."""
-    env = {**os.environ, "DOCKER_HOST": stack["DOCKER_HOST"], "HELM_BIN": stack["HELM_BIN"]}
-    done = subprocess.run(
-        [str(ROOT / "scripts" / "images.sh")], env=env, capture_output=True, text=True, timeout=1800, check=False
-    )
-    assert done.returncode == 0, f"scripts/images.sh failed:\n{done.stderr[-4000:]}"
-    for plugin in PLUGINS:
-        assert image(plugin) in done.stdout, f"no size reported for {image(plugin)}:\n{done.stdout}"
-    return {plugin: image(plugin) for plugin in PLUGINS}
-
-
 def docker(
     stack: Mapping[str, str], *args: str, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
