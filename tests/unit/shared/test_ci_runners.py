@@ -13,13 +13,7 @@ from plugins.docker_publish_tagger.tags import TagRules, derive_tags
 from shared.ci import context_from_env, detect_system, head_commit, read_context
 from shared.errors import SettingsError
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "runners"
-
-
-def captured(name: str) -> dict[str, str]:
-    """A step's complete environment as the runner set it (`env` in a step), from fixtures/runners/<name>.env."""
-    lines = (FIXTURES / f"{name}.env").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+from .runner_fixtures import captured
 
 
 def git(cwd: Path, *args: str) -> str:

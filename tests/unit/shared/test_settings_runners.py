@@ -8,6 +8,8 @@ import pytest
 from shared.errors import SettingsError
 from shared.settings import Declaration, Setting
 
+from .runner_fixtures import captured
+
 DECL = Declaration(
     "demo-plugin",
     (
@@ -95,3 +97,38 @@ def test_unresolved_from_secret_is_exit_2_naming_the_setting(environ: dict[str, 
 def test_a_value_that_only_mentions_from_secret_is_fine() -> None:
     values = DECL.load({**DRONE, "PLUGIN_TAGS": "from_secret,x", "PLUGIN_PASSWORD": '{"from_secret": 1'})
     assert values.tags == ["from_secret", "x"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The same rules on what the real runners wrote (fixtures/runners/*.env, from capture.py: one step with
+# `dry-run`, `max_surge.value`, a misspelt `tag`, and from_secret at the top level, in a list and in a map).
+
+
+def test_drone_exec_encoding() -> None:
+    env = captured("drone-exec")
+    assert env["PLUGIN_DRY-RUN"] == "true" and env["PLUGIN_MAX_SURGE.VALUE"] == "2"
+    # Drone leaves from_secret inside a list or map as it was written: refused, naming the setting.
+    with pytest.raises(SettingsError) as e:
+        DECL.load(env)
+    assert e.value.setting in ("PLUGIN_TAGS", "PLUGIN_BUILD_ARGS")
+    assert "Drone does not substitute secrets inside a list or map" in str(e.value)
+    for nested, other in (("PLUGIN_TAGS", "PLUGIN_BUILD_ARGS"), ("PLUGIN_BUILD_ARGS", "PLUGIN_TAGS")):
+        with pytest.raises(SettingsError, match=f"^{nested}: holds a from_secret object"):
+            DECL.load({k: v for k, v in env.items() if k != other})
+    values = DECL.load({k: v for k, v in env.items() if k not in ("PLUGIN_TAGS", "PLUGIN_BUILD_ARGS")})
+    assert values.dry_run is True and getattr(values, "max_surge.value") == "2"
+    assert values.password == "fake-password"  # a top-level from_secret is resolved
+    assert values.warnings == ("PLUGIN_TAG is not a setting of demo-plugin and is ignored (did you mean tags?)",)
+
+
+def test_woodpecker_exec_encoding() -> None:
+    env = captured("woodpecker-exec")
+    assert env["PLUGIN_DRY_RUN"] == "true" and env["PLUGIN_MAX_SURGE_VALUE"] == "2"
+    values = DECL.load(env)  # Woodpecker resolves from_secret at any depth
+    assert values.dry_run is True and getattr(values, "max_surge.value") == "2"
+    assert values.password == "fake-password"
+    assert values.tags == ["a", "fake-tag"]
+    assert values.build_args == {"NPM_TOKEN": "fake-npm-token"}
+    assert values.warnings == ("PLUGIN_TAG is not a setting of demo-plugin and is ignored (did you mean tags?)",)
+    with pytest.raises(SettingsError, match="^PLUGIN_TAG: is not a setting of demo-plugin"):
+        DECL.load({**env, "PLUGIN_STRICT_SETTINGS": "true"})
