@@ -36,7 +36,9 @@ from kubernetes import client
 
 from demo.cluster import Cluster
 from demo.plugins import image_of
+from tests.unit.shared.runner_fixtures import captured
 
+from .runner_env import capture, runner_environment
 from .stacklib import REPO_ROOT
 
 NAMESPACE = "shop"  # what both pipelines deploy to
@@ -140,15 +142,6 @@ def checkout(tmp_path: Path) -> Path:
     return ws
 
 
-def runner_env(stack: Mapping[str, str]) -> dict[str, str]:
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/root"),
-        "DOCKER_HOST": stack["DOCKER_HOST"],
-        "DOCKER_API_VERSION": stack["DOCKER_ENGINE_API_VERSION"],
-    }
-
-
 def run(argv: list[str], cwd: Path, env: Mapping[str, str], secrets: Mapping[str, str]) -> str:
     """Run a runner to the end; its output (secrets masked), or a test failure naming the failed step."""
     done = subprocess.run(
@@ -216,7 +209,7 @@ def test_drone_exec_runs_the_project_pipeline(
         env_file.write_text(f"PLUGIN_BUILD_NUMBER={BUILD_NUMBER}\n")
         argv = [stack["DRONE_BIN"], "exec", "--trusted", "--pipeline", "deliver", "--event", "push"]
         argv += ["--branch", "main", "--secret-file", str(secret_file), "--env-file", str(env_file), str(pipeline)]
-        output = run(argv, checkout, runner_env(stack), shop)
+        output = run(argv, checkout, runner_environment(stack), shop)
     finally:
         shutil.rmtree(private, ignore_errors=True)
     sha = head_of(checkout)
@@ -237,11 +230,25 @@ def test_woodpecker_exec_runs_the_project_pipeline(
     argv += ["--commit-sha", sha, "--commit-branch", "main", "--commit-ref", "refs/heads/main"]
     argv += ["--pipeline-event", "push", "--repo", "shipline/shipline", str(pipeline)]
     try:
-        run(argv, checkout, runner_env(stack), shop)
+        run(argv, checkout, runner_environment(stack), shop)
     finally:
         pipeline.unlink()
     # Woodpecker also sets DRONE_BUILD_NUMBER: the system tag must still say woodpecker.
     assert_delivered(stack, kube_admin, checkout, [f"{sha[:12]}-{BUILD_NUMBER}", f"woodpecker-{BUILD_NUMBER}"])
+
+
+def test_unit_fixtures_are_what_the_runners_give(images: dict[str, str], stack: dict[str, str]) -> None:
+    """The unit tests' runner environments (fixtures/runners/*.env) match a fresh capture: the same variables and,
+    for everything but per-run values (times, host names, paths), the same values."""
+    volatile = {"HOSTNAME", "DRONE_DOCKER_NETWORK_ID", "DRONE_DOCKER_VOLUME_PATH"}
+    volatile |= {"CI_COMMIT_SHA", "DRONE_COMMIT", "DRONE_COMMIT_SHA"}  # the capture's own throwaway commit
+    for name, lines in capture(stack).items():
+        fresh = dict(line.split("=", 1) for line in lines)
+        kept = captured(name)
+        assert sorted(fresh) == sorted(kept), f"{name}: rerun python -m tests.integration.runner_env"
+        for key, value in fresh.items():
+            if not key.endswith(("_STARTED", "_FINISHED", "_CREATED")) and key not in volatile:
+                assert kept[key] == value, f"{name}: {key}={value!r}, the fixture says {kept[key]!r}"
 
 
 # ---------------------------------------------------------------------------------------------------------------

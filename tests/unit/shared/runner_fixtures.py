@@ -1,4 +1,5 @@
-"""The environments the real runners gave a plugin step, captured by fixtures/runners/capture.py."""
+"""The environments the real runners gave a plugin step, captured into fixtures/runners/ by
+tests/integration/runner_env.py (which test_runners.py also uses to check that they still match)."""
 
 from __future__ import annotations
 

@@ -100,8 +100,8 @@ def test_a_value_that_only_mentions_from_secret_is_fine() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The same rules on what the real runners wrote (fixtures/runners/*.env, from capture.py: one step with
-# `dry-run`, `max_surge.value`, a misspelt `tag`, and from_secret at the top level, in a list and in a map).
+# The same rules on what the real runners wrote (fixtures/runners/*.env, from tests/integration/runner_env.py: one
+# step with `dry-run`, `max_surge.value`, a misspelt `tag`, and from_secret at the top level, in a list and a map).
 
 
 def test_drone_exec_encoding() -> None:
