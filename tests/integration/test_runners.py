@@ -237,6 +237,25 @@ def test_woodpecker_exec_runs_the_project_pipeline(
     assert_delivered(stack, kube_admin, checkout, [f"{sha[:12]}-{BUILD_NUMBER}", f"woodpecker-{BUILD_NUMBER}"])
 
 
+def test_a_failed_step_fails_each_runner(images: dict[str, str], stack: dict[str, str], tmp_path: Path) -> None:
+    """What the pipeline tests rely on: a plugin step that exits 2 makes each runner exit non-zero."""
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=tmp_path, check=True)
+    step = {"name": "bad", "image": images["chaos-kill"], "settings": {"mode": "nonsense"}}
+    (tmp_path / ".drone.yml").write_text(
+        yaml.safe_dump({"kind": "pipeline", "type": "docker", "name": "neg", "steps": [step]})
+    )
+    (tmp_path / ".woodpecker.yml").write_text(yaml.safe_dump({"steps": [step]}))
+    env = runner_environment(stack)
+    for argv in (
+        [stack["DRONE_BIN"], "exec", "--pipeline", "neg", ".drone.yml"],
+        [stack["WOODPECKER_BIN"], "exec", "--backend-engine", "docker", ".woodpecker.yml"],
+    ):
+        done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
+        output = done.stdout + done.stderr
+        assert done.returncode != 0, output
+        assert "PLUGIN_NAMESPACE: is required" in output, output
+
+
 def test_unit_fixtures_are_what_the_runners_give(images: dict[str, str], stack: dict[str, str]) -> None:
     """The unit tests' runner environments (fixtures/runners/*.env) match a fresh capture: the same variables and,
     for everything but per-run values (times, host names, paths), the same values."""
