@@ -23,14 +23,12 @@ HEALTH_TIMEOUT=${SHIPLINE_HEALTH_TIMEOUT:-120}
 pidfile() {
   case $1 in
     registry) echo "$REGISTRY_DIR/registry.pid" ;;
-    kwok-controller) echo "$CLUSTER_DIR/pids/kwok.pid" ;;
     *) echo "$CLUSTER_DIR/pids/$1.pid" ;;
   esac
 }
 comm() {
   case $1 in
     registry) echo docker-registry ;;
-    kwok-controller) echo kwok ;;
     *) printf %.15s "$1" ;;
   esac
 }
@@ -65,7 +63,7 @@ status() {
   printf '%-24s %-8s %s\n' COMPONENT PID STATE
   # The Docker engine may be shared with other checkouts: shown, never killed or started here.
   if docker_answers "${DOCKER_HOST:-unix:///var/run/docker.sock}"; then s=healthy; else s=unreachable; bad=1; fi
-  printf '%-24s %-8s %s\n' "docker (${DOCKER_HOST:-default})" - "$s"
+  printf '%-24s %-8s %s\n' docker - "$s (${DOCKER_HOST:-default engine})"
   for c in "${COMPONENTS[@]}"; do
     s=$(state "$c")
     [ "$s" = healthy ] || bad=1

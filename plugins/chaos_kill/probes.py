@@ -162,19 +162,7 @@ class Reader:
         targets = {k: v for k, v in workloads.items() if desired_pods(k, v) is not None}
         owner_of = _owner_map(owners)
         pods = _PodState(owner_of, killed)
-        listed = self.list_pods(deadline=deadline)
-        pods.sync(listed.get("items") or [])
-        done_at = time.monotonic() if pods.complete(targets) else None
-        if done_at is None:
-            try:
-                for event in self.watch(self.core.list_namespaced_pod, listed["metadata"]["resourceVersion"], deadline):
-                    pods.apply(event)
-                    if pods.complete(targets):
-                        done_at = time.monotonic()
-                        break
-            except WatchError:  # expired (410) or another server error: read afresh
-                pods.sync(self.list_pods(deadline=deadline).get("items") or [])
-                done_at = time.monotonic() if pods.complete(targets) else None
+        done_at = self._wait_pods_ready(pods, targets, deadline)
         if done_at is None:
             return Recovery(False, time.monotonic() - started, pods.missing(targets))
         # The pods are back; now each workload's status must say so too (the controllers may lag a moment).
@@ -187,22 +175,44 @@ class Reader:
             done_at = max(done_at, at)
         return Recovery(True, done_at - started, ())
 
+    def _wait_pods_ready(self, pods: _PodState, targets: Mapping[Key, Obj], deadline: float) -> float | None:
+        """When every target has its Ready pods (None: not by `deadline`). A watch the server ends with an error
+        (410 Gone after an API server restart, say) is followed by a fresh list and a new watch."""
+        while True:
+            listed = self.list_pods(deadline=deadline)
+            pods.sync(listed.get("items") or [])
+            if pods.complete(targets):
+                return time.monotonic()
+            if time.monotonic() >= deadline:
+                return None
+            try:
+                for event in self.watch(self.core.list_namespaced_pod, listed["metadata"]["resourceVersion"], deadline):
+                    pods.apply(event)
+                    if pods.complete(targets):
+                        return time.monotonic()
+            except WatchError:
+                time.sleep(BACKOFF_START)
+
     def _wait_available(self, key: Key, deadline: float) -> float | None:
+        """When workload `key` reports itself fully available (0.0: it already does; None: not by `deadline`),
+        listing and watching afresh after a watch error as above."""
         kind, name = key
-        current = self.read(key, deadline=deadline)
-        if availability(kind, current).ok:
-            return 0.0
         fn = getattr(self.apps, f"list_namespaced_{_APPS[kind]}") if kind in _APPS else None
-        if fn is None:
-            return None
-        version = current["metadata"]["resourceVersion"]
-        try:
-            for event in self.watch(fn, version, deadline, field_selector=f"metadata.name={name}"):
-                if event.get("type") != "DELETED" and availability(kind, event["object"]).ok:
-                    return time.monotonic()
-        except WatchError:  # expired (410) or another server error: read afresh
-            return time.monotonic() if availability(kind, self.read(key, deadline=deadline)).ok else None
-        return None
+        at: float = 0.0
+        while True:
+            current = self.read(key, deadline=deadline)
+            if availability(kind, current).ok:
+                return at
+            if fn is None or time.monotonic() >= deadline:
+                return None
+            try:
+                version = current["metadata"]["resourceVersion"]
+                for event in self.watch(fn, version, deadline, field_selector=f"metadata.name={name}"):
+                    if event.get("type") != "DELETED" and availability(kind, event["object"]).ok:
+                        return time.monotonic()
+            except WatchError:
+                time.sleep(BACKOFF_START)
+            at = time.monotonic()  # available at the re-read, if it says so
 
 
 def _readable(kind: str) -> bool:

@@ -101,6 +101,7 @@ def test_deployment_verify_rides_out_an_apiserver_restart(
             plugin.wait_for_output(r'Waiting for deployment "web" rollout', WAIT)
             with component_down("kube-apiserver"):
                 plugin.wait_for_output(r"interrupted|retrying", WAIT)  # it saw the connection go
+                time.sleep(FAULT_SECONDS)  # the fault's length: reconnecting is refused meanwhile
             uncordon(kube_admin)
             code, out = plugin.finish(WAIT + 120)
         finally:
@@ -127,6 +128,7 @@ def test_kubectl_helm_deploy_rides_out_an_apiserver_restart(
             plugin.wait_for_output(r'Waiting for deployment "web" rollout', WAIT)
             with component_down("kube-apiserver"):
                 plugin.wait_for_output(r"interrupted|retrying", WAIT)
+                time.sleep(FAULT_SECONDS)
             uncordon(kube_admin)
             code, out = plugin.finish(WAIT + 120)
         finally:
@@ -231,3 +233,33 @@ def test_make_up_restarts_a_dead_controller_manager(
     assert re.search(r"^kube-controller-manager\s+\d+\s+healthy$", status, re.M), status
     # ... and it works: a new Deployment gets its pods.
     create_deployment(kube_admin, namespace.name, "after", "app:1", 1)
+
+
+@pytest.mark.parametrize(
+    ("module", "settings"),
+    [
+        pytest.param("plugins.deployment_verify", {"deployments": "web", "timeout": "5s"}, id="deployment-verify"),
+        pytest.param(
+            "plugins.kubectl_helm_deploy",
+            {"manifests": str(FIXTURES / "app"), "image": f"{IMAGE}:v1", "timeout": "5s"},
+            id="kubectl-helm-deploy",
+        ),
+        pytest.param("plugins.chaos_kill", {"label_selector": "app=web"}, id="chaos-kill"),
+    ],
+)
+def test_api_server_unreachable_exits_1_naming_it(
+    module: str, settings: dict[str, str], namespace: Namespace, tmp_path: Path
+) -> None:
+    """Nothing listens where the API server should be: exit 1, the last line names the server (after at most the
+    step's timeout of retries)."""
+    env = plugin_env(namespace, tmp_path, **settings)
+    env["PLUGIN_KUBERNETES_SERVER"] = "https://127.0.0.1:9"
+    env["GREETING"] = "hello"
+    plugin = Plugin(module, env, tmp_path)
+    try:
+        code, out = plugin.finish(WAIT)
+    finally:
+        plugin.stop()
+    print(f"[faults] {module} without an API server: exit {code}; last line: {out.strip().splitlines()[-1]}")
+    assert code == 1, out
+    assert "cannot reach https://127.0.0.1:9" in out.strip().splitlines()[-1], out
