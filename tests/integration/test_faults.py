@@ -224,7 +224,7 @@ def test_make_up_restarts_a_dead_controller_manager(
         env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPLINE_STACK_LOCKED")}
         env["DOCKER_HOST"] = stack["DOCKER_HOST"]
         done = subprocess.run(
-            [str(REPO_ROOT / "stack" / "up.sh")], env=env, capture_output=True, text=True, timeout=600, check=False
+            [str(REPO_ROOT / "stack" / "up.sh")], env=env, capture_output=True, text=True, timeout=900, check=False
         )
         assert done.returncode == 0, done.stderr
     finally:
