@@ -1,5 +1,6 @@
 """The one way to talk to the Kubernetes API: `Cluster` owns the ApiClient, the request timeout, the translation
-of failures into one clear line, the retry of transient failures, and raw-JSON reads."""
+of failures into one clear line, the retry of transient failures (riding out an API server restart, see
+`shared.restart_grace`), and raw-JSON reads."""
 
 from __future__ import annotations
 
@@ -18,21 +19,22 @@ from kubernetes.dynamic import DynamicClient
 from shared.auth import KubeAccess
 from shared.errors import AuthError, PluginError
 from shared.log import Log
+from shared.restart_grace import BACKOFF_START, NotingRetry, RestartGrace, next_delay
 
 T = TypeVar("T")
 
 # What a failed request can raise: the API's answer, or the connection's trouble.
 REQUEST_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
-# Transient trouble (connection refused, 5xx, 429) is retried with this backoff, until the caller's deadline.
-BACKOFF_START, BACKOFF_MAX = 0.25, 3.0
-TRANSIENT_STATUS = frozenset({0, 429, 500, 502, 503, 504})
 
 
 class Cluster:
     """One API server: typed API groups on one ApiClient, every request with a timeout and explained failures."""
 
-    def __init__(self, api: client.ApiClient, server: str, timeout: float = 30.0) -> None:
+    def __init__(
+        self, api: client.ApiClient, server: str, timeout: float = 30.0, grace: RestartGrace | None = None
+    ) -> None:
         self.api, self.server, self.timeout = api, server, timeout
+        self.grace = grace or RestartGrace()  # one per connection: every thread using it shares the window
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
         self.batch = client.BatchV1Api(api)
@@ -43,8 +45,11 @@ class Cluster:
         """A client for `access`; no global configuration is touched."""
         cfg = client.Configuration()
         config.load_kube_config(config_file=str(access.kubeconfig), client_configuration=cfg, persist_config=False)
-        cfg.retries = urllib3.Retry(total=3, connect=3, read=0, backoff_factor=0.5, status_forcelist=(502, 503, 504))
-        return cls(client.ApiClient(cfg), access.server, timeout)
+        grace = RestartGrace()
+        cfg.retries = NotingRetry(
+            total=3, connect=3, read=0, backoff_factor=0.5, status_forcelist=(502, 503, 504), grace=grace
+        )
+        return cls(client.ApiClient(cfg), access.server, timeout, grace)
 
     def close(self) -> None:
         self.api.close()
@@ -93,8 +98,9 @@ class Cluster:
             raise self.explain(e) from None
 
     def should_retry(self, error: BaseException, deadline: float, delay: float) -> bool:
-        """Is `error` worth another try after `delay` seconds, before `deadline`?"""
-        return transient(error) and time.monotonic() + delay < deadline
+        """Is `error` worth another try after `delay` seconds, before `deadline`? (`shared.restart_grace`'s rules:
+        lost connections and 429/5xx until the deadline, 401/403 only just after a lost connection.)"""
+        return self.grace.should_retry(error, deadline, delay)
 
     def retrying(self, what: Callable[[], T], deadline: float, log: Log | None = None, action: str = "") -> T:
         """`what()`, retried on transient failures until `deadline`; other failures explained."""
@@ -109,23 +115,6 @@ class Cluster:
                     log.progress(f"{action}: {self.explain(e)}; retrying")
                 time.sleep(delay)
                 delay = next_delay(delay)
-
-
-def next_delay(delay: float) -> float:
-    """The backoff after `delay`: doubling, capped."""
-    return min(delay * 2, BACKOFF_MAX)
-
-
-def transient(error: BaseException) -> bool:
-    """Worth retrying: connection refused/reset, 5xx, 429. Not: 4xx, and TLS verification failures (a wrong CA
-    does not fix itself)."""
-    if isinstance(error, ApiException):
-        return (error.status or 0) in TRANSIENT_STATUS
-    if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
-        error = error.reason
-    if isinstance(error, (urllib3.exceptions.SSLError, ssl.SSLError)):
-        return False
-    return isinstance(error, (urllib3.exceptions.HTTPError, OSError))
 
 
 def explain(error: BaseException, server: str) -> PluginError:

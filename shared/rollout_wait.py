@@ -4,7 +4,8 @@ The wait WATCHES the Deployment (field selector `metadata.name`, as kubectl does
 of its selector, each in a thread that lists, then watches from the list's resourceVersion. A watch that the
 server closes is resumed from the last resourceVersion; one that expired (410 Gone) or lost its connection
 (API server restarting, a proxy cut) is resumed from a fresh list, so no change is missed and none of this is
-reported as a failure. Only the timeout, a failed rollout or refused credentials end the wait.
+reported as a failure; right after a lost connection, 401/403 answers are retried too (`shared.restart_grace`).
+Only the timeout, a failed rollout or refused credentials end the wait.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from kubernetes.client.exceptions import ApiException
 
 from shared import rollout
 from shared.errors import PluginError, RolloutFailed
-from shared.kube import BACKOFF_START, REQUEST_ERRORS, Cluster, next_delay
+from shared.kube import REQUEST_ERRORS, Cluster
 from shared.log import Log
+from shared.restart_grace import BACKOFF_START, next_delay
 from shared.watching import WINDOW, Watch, WatchExpired
 
 EVENTS_SHOWN = 20
@@ -74,12 +76,11 @@ class _Watcher(threading.Thread):
         namespace: str,
         out: queue.Queue[object],
         stop: threading.Event,
-        deadline: float,
         **selector: Any,
     ) -> None:
         super().__init__(name=f"watch-{kind}", daemon=True)
         self.cluster, self.kind, self.list_fn, self.namespace = cluster, kind, list_fn, namespace
-        self.out, self.stop, self.deadline, self.selector = out, stop, deadline, selector
+        self.out, self.stop, self.selector = out, stop, selector
         self.response: Any = None  # the open watch, so `interrupt` can end a blocked read
 
     def interrupt(self) -> None:
@@ -108,7 +109,8 @@ class _Watcher(threading.Thread):
             except REQUEST_ERRORS as e:
                 if self.stop.is_set():
                     return
-                if not self.cluster.should_retry(e, self.deadline, delay):
+                # The waiting thread owns the deadline: here the only bound is the grace window of a 401/403.
+                if not self.cluster.should_retry(e, float("inf"), delay):
                     self.out.put(_Fatal(self.cluster.explain(e)))
                     return
                 self.out.put(_Note(f"watch of {self.kind}s interrupted ({self.cluster.explain(e)}); resuming"))
@@ -181,7 +183,6 @@ def wait_for_rollout(
             namespace,
             updates,
             stop,
-            deadline,
             field_selector=f"metadata.name={name}",
         ),
         _Watcher(
@@ -191,7 +192,6 @@ def wait_for_rollout(
             namespace,
             updates,
             stop,
-            deadline,
             label_selector=selector,
         ),
         _Watcher(
@@ -201,7 +201,6 @@ def wait_for_rollout(
             namespace,
             updates,
             stop,
-            deadline,
             label_selector=selector,
         ),
     ]
