@@ -32,9 +32,9 @@ import requests
 from kubernetes import client, config, utils
 from kubernetes.client.rest import ApiException
 
+from demo.plugins import PLUGINS, image_of
 from plugins.kubectl_helm_deploy.__main__ import main as deploy_main
 from tests.harness import Harness, Run
-from demo.plugins import PLUGINS, image_of
 
 from .stacklib import (
     REPO_ROOT,
