@@ -38,7 +38,7 @@ from demo.cluster import Cluster
 from demo.plugins import image_of
 from tests.unit.shared.runner_fixtures import captured
 
-from .runner_env import capture, runner_environment
+from .runner_env import capture, runner_environment, woodpecker_exec
 from .stacklib import REPO_ROOT
 
 NAMESPACE = "shop"  # what both pipelines deploy to
@@ -226,7 +226,7 @@ def test_woodpecker_exec_runs_the_project_pipeline(
     pipeline = checkout / ".woodpecker-local.yml"
     pipeline.touch(mode=0o600)
     pipeline.write_text(woodpecker_pipeline(stack, shop))
-    argv = [stack["WOODPECKER_BIN"], "exec", "--backend-engine", "docker", "--pipeline-number", BUILD_NUMBER]
+    argv = [*woodpecker_exec(stack), "--pipeline-number", BUILD_NUMBER]
     argv += ["--commit-sha", sha, "--commit-branch", "main", "--commit-ref", "refs/heads/main"]
     argv += ["--pipeline-event", "push", "--repo", "shipline/shipline", str(pipeline)]
     try:
@@ -248,7 +248,7 @@ def test_a_failed_step_fails_each_runner(images: dict[str, str], stack: dict[str
     env = runner_environment(stack)
     for argv in (
         [stack["DRONE_BIN"], "exec", "--pipeline", "neg", ".drone.yml"],
-        [stack["WOODPECKER_BIN"], "exec", "--backend-engine", "docker", ".woodpecker.yml"],
+        [*woodpecker_exec(stack), ".woodpecker.yml"],
     ):
         done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
         output = done.stdout + done.stderr
@@ -259,7 +259,7 @@ def test_a_failed_step_fails_each_runner(images: dict[str, str], stack: dict[str
 def test_unit_fixtures_are_what_the_runners_give(images: dict[str, str], stack: dict[str, str]) -> None:
     """The unit tests' runner environments (fixtures/runners/*.env) match a fresh capture: the same variables and,
     for everything but per-run values (times, host names, paths), the same values."""
-    volatile = {"HOSTNAME", "DRONE_DOCKER_NETWORK_ID", "DRONE_DOCKER_VOLUME_PATH"}
+    volatile = {"HOSTNAME", "DRONE_DOCKER_NETWORK_ID", "DRONE_DOCKER_VOLUME_PATH", "CI_STEP_NAME"}  # + exec --prefix
     volatile |= {"CI_COMMIT_SHA", "DRONE_COMMIT", "DRONE_COMMIT_SHA"}  # the capture's own throwaway commit
     for name, lines in capture(stack).items():
         fresh = dict(line.split("=", 1) for line in lines)
