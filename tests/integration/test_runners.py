@@ -1,7 +1,9 @@
 """The project's own pipelines under the real runners, with the plugin images `make images` builds:
 
 - `.drone.yml` with `drone exec` (drone-cli, which embeds drone-runner-docker), its `deliver` pipeline;
-- `.woodpecker.yml` with `woodpecker-cli exec --backend-engine docker` (Woodpecker 1.0.5).
+- `.woodpecker.yml` with `woodpecker-cli exec --backend-engine docker` (Woodpecker 1.0.5, the newest CLI the Go
+  module proxy serves; its exec runs the pipeline's Woodpecker 2/3 list form of `steps:`, which its schema lint,
+  `woodpecker-cli lint`, does not know).
 
 Each runs in a fresh clone of this repository, root-owned 0755 as a runner's clone step leaves it, with the host
 engine's socket mounted as it is (no group added, no chmod step). The run fails the test if any step fails, and
@@ -132,7 +134,8 @@ def shop(stack: dict[str, str]) -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
-    """A fresh clone of this repository (HEAD), as a runner's clone step leaves it: root-owned, 0755."""
+    """A fresh clone of this repository (HEAD: uncommitted changes are not in it), as a runner's clone step
+    leaves it: root-owned, 0755."""
     assert os.geteuid() == 0, "the runner tests run as root, like the runners' clone step"
     ws = tmp_path / "src"
     subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(REPO_ROOT), str(ws)], check=True, timeout=300)
