@@ -191,11 +191,11 @@ def test_registry_restart_mid_push_completes_or_names_the_registry(
     plugin = Plugin("plugins.docker_publish_tagger", env, big_context)
     try:
         # The moment the registry has accepted the start of the layer upload: kill it.
-        wait_for(lambda: (uploads.is_dir() and any(uploads.iterdir())) or plugin.process.poll() is not None, 600, 0.02)
+        wait_for(lambda: (uploads.is_dir() and any(uploads.iterdir())) or plugin.process.poll() is not None, 400, 0.02)
         assert plugin.process.poll() is None, f"the push ended before it could be interrupted:\n{plugin.output}"
         with component_down("registry"):
             time.sleep(FAULT_SECONDS)
-        code, out = plugin.finish(600)
+        code, out = plugin.finish(400)
     finally:
         plugin.stop()
         for image in docker_client.images.list(name=repo):
@@ -224,7 +224,7 @@ def test_make_up_restarts_a_dead_controller_manager(
         env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPLINE_STACK_LOCKED")}
         env["DOCKER_HOST"] = stack["DOCKER_HOST"]
         done = subprocess.run(
-            [str(REPO_ROOT / "stack" / "up.sh")], env=env, capture_output=True, text=True, timeout=900, check=False
+            [str(REPO_ROOT / "stack" / "up.sh")], env=env, capture_output=True, text=True, timeout=540, check=False
         )
         assert done.returncode == 0, done.stderr
     finally:
