@@ -48,7 +48,8 @@ export PATH=$PATH:/usr/sbin:/sbin
 log "binaries: cache $CACHE/bin (stack/build-bins.sh; cold Kubernetes build takes 10-20 min)"
 "$STACK_SRC/build-bins.sh" all >/dev/null || die "building the stack's binaries failed (see output above)"
 for b in "$KUBE_BIN/kube-apiserver" "$KUBE_BIN/kube-controller-manager" "$KUBE_BIN/kube-scheduler" \
-         "$KUBECTL_BIN/kubectl" "$ETCD_BIN/etcd" "$KWOK_BIN/kwok" "$KWOK_BIN/kwokctl" "$HELM_BIN"; do
+         "$KUBECTL_BIN/kubectl" "$ETCD_BIN/etcd" "$KWOK_BIN/kwok" "$KWOK_BIN/kwokctl" "$HELM_BIN" \
+         "$DRONE_BIN" "$WOODPECKER_BIN"; do
   [ -x "$b" ] || die "missing binary $b after stack/build-bins.sh"
 done
 
@@ -107,6 +108,8 @@ else
 fi
 echo "$docker_owner" > "$DOCKER_DIR/owner"
 export DOCKER_HOST
+# The runners' CLIs carry older Docker clients: they are told the engine's API version (DOCKER_API_VERSION).
+docker_api=$(docker version --format '{{.Server.APIVersion}}' 2>/dev/null) || die "docker version failed on $DOCKER_HOST"
 
 # ---------------------------------------------------------------------------------------------------------------
 # 3. Registry: Debian's docker-registry (distribution) on 127.0.0.1:<port>, htpasswd (bcrypt) auth
@@ -318,6 +321,9 @@ q() { case $1 in *[!A-Za-z0-9_./:@%+=,-]*) printf "'%s'" "$(printf %s "$1" | sed
   echo "KUBE_VERSION=$KUBE_VERSION"
   echo "KUBECTL=$(q "$KUBECTL_BIN/kubectl")"
   echo "HELM_BIN=$(q "$HELM_BIN")"
+  echo "DRONE_BIN=$(q "$DRONE_BIN")"
+  echo "WOODPECKER_BIN=$(q "$WOODPECKER_BIN")"
+  echo "DOCKER_ENGINE_API_VERSION=$docker_api"
   echo "KWOK_BIN=$(q "$KWOK_BIN")"
   echo "KWOK_WORKDIR=$(q "$KWOK_DIR")"
   echo "KWOK_CLUSTER=$CLUSTER_NAME"
