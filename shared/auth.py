@@ -28,9 +28,15 @@ IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 IN_CLUSTER_CA = Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
 
 KUBE_ACCESS: tuple[Setting, ...] = (
-    Setting("kubernetes_server", doc="API server URL, e.g. https://10.0.0.1:6443", fallback=("KUBERNETES_SERVER",)),
+    Setting(
+        "kubernetes_server",
+        doc="API server URL, e.g. https://10.0.0.1:6443",
+        fallback=("KUBERNETES_SERVER",),
+        format="http_url",
+    ),
     Setting(
         "kubernetes_cert",
+        "text",
         secret=True,
         doc="The cluster's CA certificate, as PEM or base64-encoded PEM",
         fallback=("KUBERNETES_CERT",),
@@ -43,6 +49,7 @@ KUBE_ACCESS: tuple[Setting, ...] = (
     ),
     Setting(
         "kubeconfig",
+        "text",
         secret=True,
         doc="A whole kubeconfig (its content, not a path), instead of the three above",
     ),
@@ -53,7 +60,7 @@ KUBE_ACCESS: tuple[Setting, ...] = (
 REGISTRY_ACCESS: tuple[Setting, ...] = (
     Setting("username", doc="Registry user name", fallback=("DOCKER_USERNAME",)),
     Setting("password", secret=True, doc="Registry password or token", fallback=("DOCKER_PASSWORD",)),
-    Setting("docker_config", secret=True, doc="A whole Docker config.json (content), for several registries"),
+    Setting("docker_config", "text", secret=True, doc="A whole Docker config.json (content), for several registries"),
 )
 
 PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
