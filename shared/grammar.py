@@ -70,14 +70,15 @@ def _regex(value: str) -> str:
 
 def _label(value: str) -> str:
     key, sep, val = value.partition("=")
-    return check_label_key(key) or (check_label_value(val) if sep else "")
+    problem = check_label_key(key) or (check_label_value(val) if sep else "")
+    return f"is not a label key or key=value: {problem}" if problem else ""
 
 
 def _field_selector(value: str) -> str:
     try:
         parse_field_selector(value)
     except ValueError as e:
-        return str(e)
+        return f"is not a pod field selector: {e}"
     return ""
 
 

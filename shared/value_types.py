@@ -61,7 +61,8 @@ def _text(s: Setting, raw: str) -> str:
 def check_string(s: Setting, value: str, raw: str, what: str = "") -> str:
     """One string (the value, a list item or a map value): length, no control characters, the declared format."""
     # The raw value is quoted already; an item or map value is quoted too, unless it is the whole raw value.
-    label = f"has {what} {json.dumps(value[:80])} that " if what and value != raw else ""
+    shown = "" if s.secret else f" {json.dumps(value[:80])}"
+    label = f"has {what}{shown} that " if what and value != raw else ""
     if len(value) > STR_MAX:
         s.fail(raw, f"{label}is {len(value)} characters long; at most {STR_MAX}")
     if not s.secret and not value.isprintable():
@@ -98,10 +99,11 @@ def _float(s: Setting, raw: str) -> float:
 def _bounded(s: Setting, raw: str, value: Any, low: float, high: float) -> Any:
     minimum = low if s.minimum is None else s.minimum
     maximum = high if s.maximum is None else s.maximum
+    unit = "s" if s.type == "duration" else ""
     if not math.isfinite(value) or value < minimum:
-        s.fail(raw, f"is below the minimum {_num(minimum)}" if math.isfinite(value) else "is not a number")
+        s.fail(raw, f"is below the minimum {_num(minimum)}{unit}" if math.isfinite(value) else "is not a number")
     if value > maximum:
-        s.fail(raw, f"is above the maximum {_num(maximum)}")
+        s.fail(raw, f"is above the maximum {_num(maximum)}{unit}")
     return value
 
 

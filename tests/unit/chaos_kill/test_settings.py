@@ -48,7 +48,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             {"PLUGIN_MODE": "percent", "PLUGIN_VALUE": "150"}, "PLUGIN_VALUE", "not a percentage", id="pct-150"
         ),
         pytest.param({"PLUGIN_MODE": "percent"}, "PLUGIN_VALUE", "is required with mode percent", id="pct-no-value"),
-        pytest.param({"PLUGIN_MODE": "fixed", "PLUGIN_VALUE": "-1"}, "PLUGIN_VALUE", "below the minimum", id="fixed-neg"),
+        pytest.param({"PLUGIN_MODE": "fixed", "PLUGIN_VALUE": "-1"}, "PLUGIN_VALUE", "below the minimum", id="neg"),
         pytest.param({"PLUGIN_MODE": "fixed", "PLUGIN_VALUE": "0"}, "PLUGIN_VALUE", "not a pod count", id="fixed-0"),
         pytest.param(
             {"PLUGIN_MODE": "fixed", "PLUGIN_VALUE": "1.5"}, "PLUGIN_VALUE", "not a pod count", id="fixed-fraction"
@@ -75,7 +75,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         # Issue 14's cases: each reached the API server (exit 1) or was taken as a number.
         pytest.param({"PLUGIN_NAMESPACE": "n" * 64}, "PLUGIN_NAMESPACE", "at most 63", id="issue14-namespace-64"),
         pytest.param(
-            {"PLUGIN_LABEL_SELECTOR": "app=" + "x" * 100_000}, "PLUGIN_LABEL_SELECTOR", "at most 4096", id="issue14-huge"
+            {"PLUGIN_LABEL_SELECTOR": "app=" + "x" * 100_000}, "PLUGIN_LABEL_SELECTOR", "at most 4096", id="huge"
         ),
         pytest.param(
             {"PLUGIN_LABEL_SELECTOR": "app in (web"}, "PLUGIN_LABEL_SELECTOR", "not a label selector", id="issue14-sel"
