@@ -73,7 +73,7 @@ def decode_ca(value: str, setting: str = "PLUGIN_KUBERNETES_CERT") -> str:
         return text + "\n"
     try:
         decoded = base64.b64decode("".join(text.split()), validate=True).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):  # binascii.Error, and ValueError for non-ASCII text
         raise SettingsError(setting, "is neither a PEM certificate nor base64-encoded PEM") from None
     if PEM_BEGIN not in decoded:
         raise SettingsError(setting, "is base64, but what it encodes is not a PEM certificate")

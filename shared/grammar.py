@@ -7,6 +7,7 @@ Kubernetes names follow the API server's rules per object kind (apimachinery's v
 
 from __future__ import annotations
 
+import glob
 import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from shared.selectors import check_label_key, check_label_value, parse_field_sel
 DNS1123_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")
 DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*")
 DNS1035_LABEL = re.compile(r"[a-z](?:[-a-z0-9]*[a-z0-9])?")
+NAME_MAX, PATH_MAX = 255, 4095  # Linux's limits on one file name and a whole path, in bytes
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 
 
@@ -104,6 +106,22 @@ def _pattern(pattern: str, what: str) -> Callable[[str], str]:
     return lambda value: "" if compiled.fullmatch(value) else f"is not {what}"
 
 
+def check_path(value: str) -> str:
+    """Why the file system would refuse `value` as a path (ENAMETOOLONG), or ""."""
+    if len(value.encode()) > PATH_MAX or any(len(part.encode()) > NAME_MAX for part in re.split(r"[\\/]", value)):
+        return f"is longer than a file system allows ({NAME_MAX} bytes a name, {PATH_MAX} a path)"
+    return ""
+
+
+def _manifest_entry(value: str) -> str:
+    if check_path(value):
+        return check_path(value)
+    # A wildcard outside the working directory could walk the whole file system ("/**/*.yaml").
+    if glob.has_magic(value) and (value.startswith(("/", "~")) or ".." in re.split(r"[\\/]", value)):
+        return "is a glob outside the working directory (name files outside it without wildcards)"
+    return ""
+
+
 def _docker_host(value: str) -> str:
     scheme, sep, rest = value.partition("://")
     if not sep or scheme not in ("unix", "tcp", "ssh", "http", "https", "npipe") or not rest.strip():
@@ -133,7 +151,7 @@ FORMATS: dict[str, Callable[[str], str]] = {
     # A header value may be a secret, so this message never quotes it; a line break would inject a header.
     "header_value": _pattern(r"[^\r\n\x00]*", "a header value (it holds a line break)"),
     "values_key": _pattern(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*", "a dotted values key (e.g. image.repository)"),
-    "env_name": _pattern(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name"),
+    "env_name": _pattern(r"[A-Za-z_][A-Za-z0-9_]{0,254}", "an environment variable name (at most 255 characters)"),
     "tag": _pattern(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a tag (letters, digits, _ . -, at most 128)"),
     "tag_prefix": _pattern(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", "a tag prefix (letters, digits, _ . -)"),
     "tag_suffix": _pattern(r"[A-Za-z0-9_.-]{1,64}", "a tag suffix (letters, digits, _ . -)"),
@@ -142,6 +160,8 @@ FORMATS: dict[str, Callable[[str], str]] = {
     "platform": _pattern(r"[a-z0-9_]+(?:/[a-z0-9_]+){0,2}(?:,[a-z0-9_]+(?:/[a-z0-9_]+){0,2})*", "os/arch[/variant]"),
     "int_or_percent": _pattern(r"[0-9]{1,9}%?", "a number or a percentage (e.g. 1, 25%)"),
     "helm_set": _pattern(r"[^=\s][^=]*=.*", "key=value"),
+    "manifest_entry": _manifest_entry,
+    "path": check_path,
     "version": _pattern(r"[A-Za-z0-9_.+~^<>=!*, -]{1,128}", "a version or version range"),
 }
 

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shared.grammar import check_format
+from shared.grammar import check_format, check_path
 
 if TYPE_CHECKING:
     from shared.settings import Setting
@@ -198,6 +198,9 @@ def _path(s: Setting, raw: str) -> Path:
     if not raw:
         s.fail(raw, "is an empty path")
     check_string(s, raw, raw)
+    problem = check_path(raw)
+    if problem:
+        s.fail(raw, problem)
     return Path(raw)
 
 

@@ -42,7 +42,13 @@ TARGET: tuple[Setting, ...] = (
 )
 
 MANIFESTS: tuple[Setting, ...] = (
-    Setting("manifests", "list", [], "Manifest files, directories and globs (multi-document YAML)"),
+    Setting(
+        "manifests",
+        "list",
+        [],
+        "Manifest files, directories and globs (multi-document YAML)",
+        format="manifest_entry",
+    ),
     Setting(
         "force_conflicts",
         "bool",
@@ -58,7 +64,7 @@ HELM: tuple[Setting, ...] = (
     Setting("chart_version", doc="Chart version (default: the newest)", format="version"),
     Setting("repo_url", doc="Chart repository URL, when chart is a bare name", format="chart_repo_url"),
     Setting("values", "map", {}, "Chart values (JSON object, or key=value list)", key_format="values_key", nested=True),
-    Setting("values_files", "list", [], "Values files, merged in order before values and set"),
+    Setting("values_files", "list", [], "Values files, merged in order before values and set", format="path"),
     Setting("set", "list", [], "Values as dotted key=value (e.g. replicaCount=3), applied last", format="helm_set"),
     Setting(
         "image_value",

@@ -118,6 +118,8 @@ GOOD = {
     "int_or_percent": ["1", "25%"],
     "helm_set": ["replicaCount=3", "a.b="],
     "version": ["1.2.3", ">=1.0.0 <2.0.0"],
+    "manifest_entry": ["k8s/", "k8s/**/*.yaml", "/drone/src/k8s/app.yaml"],
+    "path": ["values.yaml", "/" + "d/" * 1000],
 }
 BAD = {
     "image": ["Bad Image", "app:", "a" * 300],
@@ -149,6 +151,8 @@ BAD = {
     "int_or_percent": ["25.5%", "-1", "1" * 10],
     "helm_set": ["=1", "novalue"],
     "version": ["1.0\n"],
+    "manifest_entry": ["/**/*.yaml", "../*.yaml", "k8s/../../*", "a" * 256],
+    "path": ["a" * 256, "é" * 128, "d/" * 2048],
 }
 
 
