@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import atexit
 import base64
-import binascii
 import json
 import os
 import shutil
@@ -215,26 +214,29 @@ def registry_auth(values: Values, registry: str) -> dict[str, str] | None:
 
 
 def _auth_from_config(content: str, registry: str) -> dict[str, str] | None:
+    refused = SettingsError("PLUGIN_DOCKER_CONFIG", "is not a Docker config.json (JSON with an auths object)")
     try:
         auths = json.loads(content).get("auths", {})
-    except (json.JSONDecodeError, AttributeError):
-        raise SettingsError("PLUGIN_DOCKER_CONFIG", "is not a Docker config.json (JSON with an auths object)") from None
+    except (ValueError, RecursionError, AttributeError):  # ValueError: malformed JSON, a 4,300+ digit number
+        raise refused from None
+    if not isinstance(auths, dict) or not all(isinstance(entry, dict) for entry in auths.values()):
+        raise refused
     for key, entry in auths.items():
         host = key.removeprefix("https://").removeprefix("http://").split("/")[0]
         if host != registry:
             continue
         if entry.get("auth"):
             try:
-                user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
+                user, _, password = base64.b64decode(str(entry["auth"])).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):  # binascii.Error, or non-ASCII text
                 raise SettingsError(
                     "PLUGIN_DOCKER_CONFIG", f'the auth of "{key}" is not base64 user:password'
                 ) from None
             return {"username": user, "password": password, "serveraddress": registry}
         if entry.get("username"):
             return {
-                "username": entry["username"],
-                "password": entry.get("password", ""),
+                "username": str(entry["username"]),
+                "password": str(entry.get("password", "")),
                 "serveraddress": registry,
             }
     return None

@@ -126,8 +126,10 @@ def _duration(s: Setting, raw: str) -> float:
 def _json(s: Setting, raw: str, kind: type, name: str) -> Any:
     try:
         value = json.loads(raw)
-    except (json.JSONDecodeError, RecursionError) as e:
-        s.fail(raw, f"is not a valid JSON {name} ({getattr(e, 'msg', 'nested too deeply')})")
+    except json.JSONDecodeError as e:
+        s.fail(raw, f"is not a valid JSON {name} ({e.msg})")
+    except (ValueError, RecursionError):  # a number past 4,300 digits, nesting past the parser's depth
+        s.fail(raw, f"is not a JSON {name} this plugin can read (too deep or a number too large)")
     if not isinstance(value, kind):
         s.fail(raw, f"is a JSON {_json_kind(value)}, not a JSON {name}")
     return value

@@ -42,7 +42,7 @@ TEXT = Setting("name")
         pytest.param(LIST, "[[1]]", "has a JSON list as an item", id="nested-list"),
         pytest.param(LIST, "[null]", "has a JSON null as an item", id="null-item"),
         pytest.param(LIST, "[1,", "is not a valid JSON list", id="broken-json"),
-        pytest.param(LIST, "[" * 100_000, "is not a valid JSON list", id="deep-json"),
+        pytest.param(LIST, "[" * 100_000, "too deep", id="deep-json"),
         pytest.param(LIST, "a,b\x1b[31m", "control character U+001B", id="escape-sequence"),
         pytest.param(IMAGES, "nginx, Bad Image", 'has an item "Bad Image" that is not an image reference', id="image"),
         pytest.param(MAP, "[1, 2]", "is a JSON list of non-strings", id="map-from-number-list"),
@@ -168,3 +168,8 @@ def test_format_accepts(fmt: str, value: str) -> None:
 @pytest.mark.parametrize(("fmt", "value"), [(f, v) for f, vs in BAD.items() for v in vs])
 def test_format_refuses(fmt: str, value: str) -> None:
     assert check_format(fmt, value).startswith(("is ", "has ", "ends ", "expects ", "contains "))
+
+
+def test_a_json_number_past_python_limits_is_refused_not_crashed() -> None:
+    with pytest.raises(SettingsError, match="number too large"):
+        LIST.parse("[" + "9" * 5000 + "]")
