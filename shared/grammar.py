@@ -108,7 +108,9 @@ def _pattern(pattern: str, what: str) -> Callable[[str], str]:
 
 def check_path(value: str) -> str:
     """Why the file system would refuse `value` as a path (ENAMETOOLONG), or ""."""
-    if len(value.encode()) > PATH_MAX or any(len(part.encode()) > NAME_MAX for part in re.split(r"[\\/]", value)):
+    if len(value.encode(errors="replace")) > PATH_MAX or any(
+        len(part.encode(errors="replace")) > NAME_MAX for part in value.split("/")
+    ):
         return f"is longer than a file system allows ({NAME_MAX} bytes a name, {PATH_MAX} a path)"
     return ""
 

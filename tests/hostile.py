@@ -9,11 +9,25 @@ and by the integration property test that runs each plugin as a process against 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
 
-from shared.settings import Declaration, Setting
+from plugins.chaos_kill.chaostoolkit import read_experiment
+from plugins.chaos_kill.plan import build_plan as chaos_plan
+from plugins.deployment_verify.__main__ import published
+from plugins.deployment_verify.plan import build_plan as verify_plan
+from plugins.docker_publish_tagger.build import check_sources
+from plugins.docker_publish_tagger.plan import make_plan
+from plugins.kubectl_helm_deploy.steps import prepare
+from shared.auth import SecretDir, kube_access, registry_auth
+from shared.ci import context_from_env
+from shared.log import Log
+from shared.settings import Declaration, Setting, Values
 
 NUMBERS = ["٣", "١٢", "１", "1_0", "0x10", "1e23", "-1", "-0", "+", "", " 1 ", "9" * 30, "9223372036854775808",
            "-9223372036854775809", "nan", "inf", "-inf", "1e999", ".", "1.", "3.5", "0", "1", "100"]  # fmt: skip
@@ -119,3 +133,37 @@ def hostile_env(declaration: Declaration, exclude: frozenset[str] = frozenset())
         return {env: draw(values[env]) for env in draw(names)}
 
     return build()
+
+
+def _publish(values: Values, cwd: Path) -> None:
+    plan = make_plan(values, context_from_env(os.environ), os.environ, datetime.now(UTC))
+    check_sources(plan.build)
+    registry_auth(values, plan.destination.registry)
+
+
+def _deploy(values: Values, cwd: Path) -> None:
+    with SecretDir() as secrets:
+        prepare(values, kube_access(values, secrets, Log()), os.environ, cwd)
+
+
+def _verify(values: Values, cwd: Path) -> None:
+    handoff = published(values)
+    with SecretDir() as secrets:
+        verify_plan(values, handoff, kube_access(values, secrets, Log()).namespace)
+
+
+def _chaos(values: Values, cwd: Path) -> None:
+    experiment = read_experiment(values.chaostoolkit_experiment) if values.chaostoolkit_experiment else None
+    chaos_plan(values, experiment)
+    with SecretDir() as secrets:
+        kube_access(values, secrets, Log())
+
+
+# Everything each plugin does before its first side effect: its __main__ runs the same steps in this order, with
+# the environment and working directory of the process (os.environ, Path.cwd()).
+PREPARE: dict[str, Callable[[Values, Path], None]] = {
+    "docker_publish_tagger": _publish,
+    "kubectl_helm_deploy": _deploy,
+    "deployment_verify": _verify,
+    "chaos_kill": _chaos,
+}

@@ -10,8 +10,7 @@ The integration flavour (tests/integration/test_hostile_settings.py) runs the pl
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plugins.chaos_kill.chaostoolkit import read_experiment
-from plugins.chaos_kill.plan import build_plan as chaos_plan
-from plugins.deployment_verify.__main__ import published
-from plugins.deployment_verify.plan import build_plan as verify_plan
-from plugins.docker_publish_tagger.build import check_sources
-from plugins.docker_publish_tagger.plan import make_plan
-from plugins.kubectl_helm_deploy.steps import prepare
-from shared.auth import SecretDir, kube_access, registry_auth
-from shared.ci import CIContext
 from shared.docs import PLUGINS, declaration_of
 from shared.errors import SettingsError
-from shared.log import Log
-from shared.settings import Declaration, Values
-from tests.hostile import hostile_env
+from shared.settings import Declaration
+from tests.hostile import PREPARE, hostile_env
 
 settings.register_profile(
-    "ci", max_examples=300, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck)
+    "ci", max_examples=500, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck)
 )
 settings.register_profile("thorough", max_examples=5000, deadline=None, suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
@@ -43,7 +32,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 ACCESS = {"PLUGIN_KUBERNETES_SERVER": "http://127.0.0.1:9", "PLUGIN_KUBERNETES_TOKEN": "t0ken"}
 # A valid configuration per plugin, relative to the workspace built below; the property overrides parts of it.
 BASELINE: dict[str, dict[str, str]] = {
-    "docker_publish_tagger": {"PLUGIN_REPO": "127.0.0.1:5000/team/app", "PLUGIN_COMMIT_SHA": "c0ffee0" * 6},
+    "docker_publish_tagger": {
+        "PLUGIN_REPO": "127.0.0.1:5000/team/app",
+        "PLUGIN_COMMIT_SHA": "c0ffee0" * 6,
+        "PLUGIN_BUILD_NUMBER": "7",
+    },
     "kubectl_helm_deploy": {"PLUGIN_MANIFESTS": "k8s", "PLUGIN_IMAGE": "127.0.0.1:5000/team/app:v1", **ACCESS},
     "deployment_verify": {"PLUGIN_DEPLOYMENTS": "web", "PLUGIN_URLS": "http://127.0.0.1:9/", **ACCESS},
     "chaos_kill": {"PLUGIN_NAMESPACE": "shop", "PLUGIN_LABEL_SELECTOR": "app=web", **ACCESS},
@@ -58,39 +51,6 @@ spec:
     metadata: {labels: {app: web}}
     spec: {containers: [{name: app, image: 127.0.0.1:5000/team/app:v0}]}
 """
-
-
-def _publish(values: Values, cwd: Path) -> None:
-    plan = make_plan(values, CIContext(build_number="7", commit_sha="c0ffee0" * 6), os.environ, datetime.now(UTC))
-    check_sources(plan.build)
-    registry_auth(values, plan.destination.registry)
-
-
-def _deploy(values: Values, cwd: Path) -> None:
-    with SecretDir() as secrets:
-        prepare(values, kube_access(values, secrets, Log()), {}, cwd)
-
-
-def _verify(values: Values, cwd: Path) -> None:
-    handoff = published(values)
-    with SecretDir() as secrets:
-        verify_plan(values, handoff, kube_access(values, secrets, Log()).namespace)
-
-
-def _chaos(values: Values, cwd: Path) -> None:
-    experiment = read_experiment(values.chaostoolkit_experiment) if values.chaostoolkit_experiment else None
-    chaos_plan(values, experiment)
-    with SecretDir() as secrets:
-        kube_access(values, secrets, Log())
-
-
-# Everything each plugin does before its first side effect (its __main__ runs the same steps in this order).
-PREPARE: dict[str, Callable[[Values, Path], None]] = {
-    "docker_publish_tagger": _publish,
-    "kubectl_helm_deploy": _deploy,
-    "deployment_verify": _verify,
-    "chaos_kill": _chaos,
-}
 
 
 @pytest.fixture(scope="module")
