@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import requests
 import yaml
 from kubernetes import client
 
@@ -133,3 +136,54 @@ def wait_for(predicate: Callable[[], T], timeout: float, interval: float = 0.2, 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
+
+
+# Namespaced kinds whose objects the plugins could create or change.
+KINDS = (
+    ("AppsV1Api", "list_namespaced_deployment"),
+    ("AppsV1Api", "list_namespaced_replica_set"),
+    ("CoreV1Api", "list_namespaced_pod"),
+    ("CoreV1Api", "list_namespaced_service"),
+    ("CoreV1Api", "list_namespaced_config_map"),
+    ("CoreV1Api", "list_namespaced_secret"),
+    ("CoreV1Api", "list_namespaced_service_account"),
+    ("NetworkingV1Api", "list_namespaced_ingress"),
+    ("PolicyV1Api", "list_namespaced_pod_disruption_budget"),
+)
+
+
+def cluster_state(admin: client.ApiClient, namespace: str) -> dict[str, Any]:
+    """The cluster's namespaces and the resourceVersion of every object of KINDS in `namespace`."""
+    state: dict[str, Any] = {
+        "namespaces": sorted(n.metadata.name for n in client.CoreV1Api(admin).list_namespace().items)
+    }
+    for api, method in KINDS:
+        items = getattr(getattr(client, api)(admin), method)(namespace).items
+        state[method] = {i.metadata.name: i.metadata.resource_version for i in items}
+    return state
+
+
+def registry_state(registry: Registry) -> dict[str, list[str]]:
+    """Every repository of the registry with its tags."""
+    auth = (registry.username, registry.password)
+    catalog = requests.get(f"http://{registry.host}/v2/_catalog?n=10000", auth=auth, timeout=10)
+    catalog.raise_for_status()
+    tags = {}
+    for repo in catalog.json().get("repositories") or []:
+        resp = requests.get(f"http://{registry.host}/v2/{repo}/tags/list", auth=auth, timeout=10)
+        tags[repo] = sorted(resp.json().get("tags") or []) if resp.ok else [f"HTTP {resp.status_code}"]
+    return tags
+
+
+def run_plugin_process(plugin: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m plugins.<plugin>` (the images' entry point) in `cwd` with only `env` (and PATH) set."""
+    child = {"PATH": os.environ["PATH"], "HOME": str(cwd), "PYTHONPATH": str(REPO_ROOT), **env}
+    return subprocess.run(
+        [sys.executable, "-m", f"plugins.{plugin}"],
+        env=child,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
