@@ -154,8 +154,10 @@ KINDS = (
 
 def cluster_state(admin: client.ApiClient, namespace: str) -> dict[str, Any]:
     """The cluster's namespaces and the resourceVersion of every object of KINDS in `namespace`."""
+    # Namespaces earlier tests deleted are still terminating and vanish on their own; they do not count.
+    namespaces = client.CoreV1Api(admin).list_namespace().items
     state: dict[str, Any] = {
-        "namespaces": sorted(n.metadata.name for n in client.CoreV1Api(admin).list_namespace().items)
+        "namespaces": sorted(n.metadata.name for n in namespaces if n.status.phase != "Terminating")
     }
     for api, method in KINDS:
         items = getattr(getattr(client, api)(admin), method)(namespace).items
@@ -166,10 +168,16 @@ def cluster_state(admin: client.ApiClient, namespace: str) -> dict[str, Any]:
 def registry_state(registry: Registry) -> dict[str, list[str]]:
     """Every repository of the registry with its tags."""
     auth = (registry.username, registry.password)
-    catalog = requests.get(f"http://{registry.host}/v2/_catalog?n=10000", auth=auth, timeout=10)
-    catalog.raise_for_status()
+    repositories: list[str] = []
+    url: str | None = f"http://{registry.host}/v2/_catalog?n=1000"  # the registry's page size limit
+    while url:
+        page = requests.get(url, auth=auth, timeout=10)
+        page.raise_for_status()
+        repositories += page.json().get("repositories") or []
+        link = page.links.get("next", {}).get("url")
+        url = f"http://{registry.host}{link}" if link else None
     tags = {}
-    for repo in catalog.json().get("repositories") or []:
+    for repo in repositories:
         resp = requests.get(f"http://{registry.host}/v2/{repo}/tags/list", auth=auth, timeout=10)
         tags[repo] = sorted(resp.json().get("tags") or []) if resp.ok else [f"HTTP {resp.status_code}"]
     return tags
