@@ -8,7 +8,7 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -165,22 +165,23 @@ def cluster_state(admin: client.ApiClient, namespace: str) -> dict[str, Any]:
     return state
 
 
-def registry_state(registry: Registry) -> dict[str, list[str]]:
-    """Every repository of the registry with its tags."""
+def registry_state(registry: Registry, repos: Iterable[str] = ()) -> dict[str, Any]:
+    """The registry's repositories, and the tags of `repos` (host/path names): what a push would change."""
     auth = (registry.username, registry.password)
-    repositories: list[str] = []
+    catalog: list[str] = []
     url: str | None = f"http://{registry.host}/v2/_catalog?n=1000"  # the registry's page size limit
     while url:
         page = requests.get(url, auth=auth, timeout=10)
         page.raise_for_status()
-        repositories += page.json().get("repositories") or []
+        catalog += page.json().get("repositories") or []
         link = page.links.get("next", {}).get("url")
         url = f"http://{registry.host}{link}" if link else None
     tags = {}
-    for repo in repositories:
-        resp = requests.get(f"http://{registry.host}/v2/{repo}/tags/list", auth=auth, timeout=10)
+    for repo in repos:
+        path = repo.split("/", 1)[1]
+        resp = requests.get(f"http://{registry.host}/v2/{path}/tags/list", auth=auth, timeout=10)
         tags[repo] = sorted(resp.json().get("tags") or []) if resp.ok else [f"HTTP {resp.status_code}"]
-    return tags
+    return {"repositories": sorted(catalog), "tags": tags}
 
 
 def run_plugin_process(plugin: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -90,11 +90,11 @@ def test_publish_refuses_before_building(
         "PLUGIN_PASSWORD": registry.password,
         **settings,
     }
-    tags_before = registry_state(registry)
+    tags_before = registry_state(registry, [repo])
     last = refused("docker_publish_tagger", env, workspace, setting, registry.password)
     assert len(last) < 600  # the 100,000 characters are not echoed back
     assert docker_client.images.list(name=repo) == []  # nothing was built
-    assert registry_state(registry) == tags_before
+    assert registry_state(registry, [repo]) == tags_before
     assert not (workspace / ".tags").exists()
 
 

@@ -23,6 +23,8 @@ from shared.errors import SettingsError
 from shared.settings import Declaration
 from tests.hostile import PREPARE, hostile_env
 
+# Hostile values are up to 100,000 characters; Hypothesis warns that printing them is expensive.
+pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
 settings.register_profile(
     "ci", max_examples=500, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck)
 )
