@@ -76,29 +76,10 @@ def _label(value: str) -> str:
     return f"is not a label key or key=value: {problem}" if problem else ""
 
 
-def _field_selector(value: str) -> str:
-    try:
-        parse_field_selector(value)
-    except ValueError as e:
-        return f"is not a pod field selector: {e}"
-    return ""
-
-
-def _label_selector(value: str) -> str:
-    try:
-        parse_label_selector(value)
-    except ValueError as e:
-        return f"is not a label selector: {e}"
-    return ""
-
-
 def _registry(value: str) -> str:
     host = value.removeprefix("https://").removeprefix("http://").rstrip("/")
-    try:
-        parse_image(f"{host}/x")
-    except ValueError:
-        return "is not a registry host[:port]"
-    return "" if "/" not in host else "is not a registry host[:port]"
+    # A host is a registry when "<host>/x" is an image reference naming it.
+    return "" if "/" not in host and not _raises(parse_image, "")(f"{host}/x") else "is not a registry host[:port]"
 
 
 def _pattern(pattern: str, what: str) -> Callable[[str], str]:
@@ -142,8 +123,8 @@ FORMATS: dict[str, Callable[[str], str]] = {
     "service": _name(DNS1035_LABEL, 63, "Service name (starting with a letter)"),
     "container": _name(DNS1123_LABEL, 63, "container name"),
     "release": _name(DNS1123_SUBDOMAIN, 53, "Helm release name"),
-    "label_selector": _label_selector,
-    "pod_field_selector": _field_selector,
+    "label_selector": _raises(parse_label_selector, "a label selector"),
+    "pod_field_selector": _raises(parse_field_selector, "a pod field selector"),
     "label": _label,
     "http_url": _url(("http", "https")),
     "chart_repo_url": _url(("http", "https", "oci")),

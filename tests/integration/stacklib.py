@@ -196,3 +196,24 @@ def run_plugin_process(plugin: str, env: dict[str, str], cwd: Path) -> subproces
         timeout=300,
         check=False,
     )
+
+
+# A two-replica Deployment "web" as a manifest file holds it (kwok makes its pods Ready; nothing is pulled).
+WEB_MANIFEST = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: app, image: registry.invalid/shop/web:2}]}
+"""
+# The CI context Drone hands every plugin step.
+DRONE_CI = {
+    "DRONE": "true",
+    "DRONE_BUILD_NUMBER": "7",
+    "DRONE_COMMIT_SHA": "c0ffee0" * 6,
+    "DRONE_COMMIT_BRANCH": "main",
+}

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +14,8 @@ import docker
 import pytest
 from kubernetes import client
 
-from .stacklib import Namespace, Registry, cluster_state, registry_state, run_plugin_process
+from .stacklib import DRONE_CI, WEB_MANIFEST, Namespace, Registry, cluster_state, registry_state, run_plugin_process
 from .test_chaos_kill import deployment, wait_available
-
-MANIFEST = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, labels: {app: web}}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: app, image: registry.invalid/shop/web:2}]}
-"""
-CI = {"DRONE": "true", "DRONE_BUILD_NUMBER": "7", "DRONE_COMMIT_SHA": "c0ffee0" * 6, "DRONE_COMMIT_BRANCH": "main"}
 
 
 @pytest.fixture
@@ -37,15 +23,6 @@ def workspace(tmp_path: Path) -> Path:
     (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY a.txt /a.txt\n")
     (tmp_path / "a.txt").write_text(f"{uuid.uuid4()}\n")
     return tmp_path
-
-
-@pytest.fixture
-def repo(registry: Registry, docker_client: docker.DockerClient) -> Iterator[str]:
-    name = f"{registry.host}/it/bad-input-{uuid.uuid4().hex[:10]}"
-    yield name
-    for image in docker_client.images.list(name=name):
-        for ref in image.tags:
-            docker_client.images.remove(ref, noprune=False)
 
 
 def access(ns: Namespace) -> dict[str, str]:
@@ -77,24 +54,24 @@ def test_publish_refuses_before_building(
     stack: dict[str, str],
     registry: Registry,
     docker_client: docker.DockerClient,
-    repo: str,
+    scratch_repo: str,
     workspace: Path,
     settings: dict[str, str],
     setting: str,
 ) -> None:
     env = {
-        **CI,
+        **DRONE_CI,
         "DOCKER_HOST": stack["DOCKER_HOST"],
-        "PLUGIN_REPO": repo,
+        "PLUGIN_REPO": scratch_repo,
         "PLUGIN_USERNAME": registry.username,
         "PLUGIN_PASSWORD": registry.password,
         **settings,
     }
-    tags_before = registry_state(registry, [repo])
+    tags_before = registry_state(registry, [scratch_repo])
     last = refused("docker_publish_tagger", env, workspace, setting, registry.password)
     assert len(last) < 600  # the 100,000 characters are not echoed back
-    assert docker_client.images.list(name=repo) == []  # nothing was built
-    assert registry_state(registry, [repo]) == tags_before
+    assert docker_client.images.list(name=scratch_repo) == []  # nothing was built
+    assert registry_state(registry, [scratch_repo]) == tags_before
     assert not (workspace / ".tags").exists()
 
 
@@ -152,8 +129,8 @@ def test_cluster_plugins_refuse_before_any_api_call(
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 2)
     (tmp_path / "k8s").mkdir()
-    (tmp_path / "k8s" / "web.yaml").write_text(MANIFEST)
-    env = {**CI, **access(namespace), "PLUGIN_NAMESPACE": namespace.name, **settings}
+    (tmp_path / "k8s" / "web.yaml").write_text(WEB_MANIFEST)
+    env = {**DRONE_CI, **access(namespace), "PLUGIN_NAMESPACE": namespace.name, **settings}
     before = cluster_state(kube_admin, namespace.name)
     refused(plugin, env, tmp_path, setting, namespace.token)
     assert cluster_state(kube_admin, namespace.name) == before

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +27,13 @@ from shared.docs import PLUGINS, declaration_of
 from shared.errors import SettingsError
 from tests.hostile import PREPARE, hostile_env
 
-from .stacklib import Namespace, Registry, cluster_state, registry_state, run_plugin_process
+from .stacklib import DRONE_CI, WEB_MANIFEST, Namespace, Registry, cluster_state, registry_state, run_plugin_process
 from .test_chaos_kill import deployment
 
 # Hostile values are up to 100,000 characters; Hypothesis warns that printing them is expensive.
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
 EXAMPLES = 10  # per plugin: each is a process start (a few seconds on a busy machine)
 ENV_STRING_MAX = 128 * 1024  # Linux's MAX_ARG_STRLEN: no runner can hand a process a longer variable
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, labels: {app: web}}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: app, image: registry.invalid/shop/web:1}]}
-"""
 
 
 @pytest.fixture
@@ -53,23 +41,13 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY a.txt /a.txt\n")
     (tmp_path / "a.txt").write_text(f"{uuid.uuid4()}\n")
     (tmp_path / "k8s").mkdir()
-    (tmp_path / "k8s" / "deployment.yaml").write_text(DEPLOYMENT)
+    (tmp_path / "k8s" / "deployment.yaml").write_text(WEB_MANIFEST)
     monkeypatch.chdir(tmp_path)  # the local refusal check resolves paths as the process does
     return tmp_path
 
 
-@pytest.fixture
-def repo(registry: Registry, docker_client: docker.DockerClient) -> Iterator[str]:
-    name = f"{registry.host}/it/hostile-{uuid.uuid4().hex[:10]}"
-    yield name
-    for image in docker_client.images.list(name=name):
-        for ref in image.tags:
-            docker_client.images.remove(ref, noprune=False)
-
-
 def baseline(plugin: str, stack: dict[str, str], ns: Namespace, registry: Registry, repo: str) -> dict[str, str]:
     """A valid dry-run configuration of `plugin` against the stack, as Drone would hand it over."""
-    ci = {"DRONE": "true", "DRONE_BUILD_NUMBER": "7", "DRONE_COMMIT_SHA": "c0ffee0" * 6, "DRONE_COMMIT_BRANCH": "main"}
     access = {
         "PLUGIN_KUBERNETES_SERVER": ns.server,
         "PLUGIN_KUBERNETES_CERT": Path(ns.ca_file).read_text(),
@@ -79,16 +57,16 @@ def baseline(plugin: str, stack: dict[str, str], ns: Namespace, registry: Regist
     }
     return {
         "docker_publish_tagger": {
-            **ci,
+            **DRONE_CI,
             "DOCKER_HOST": stack["DOCKER_HOST"],
             "PLUGIN_REPO": repo,
             "PLUGIN_USERNAME": registry.username,
             "PLUGIN_PASSWORD": registry.password,
             "PLUGIN_DRY_RUN": "true",
         },
-        "kubectl_helm_deploy": {**ci, **access, "PLUGIN_MANIFESTS": "k8s", "PLUGIN_IMAGE": f"{repo}:v1"},
-        "deployment_verify": {**ci, **access, "PLUGIN_DEPLOYMENTS": "web"},
-        "chaos_kill": {**ci, **access, "PLUGIN_LABEL_SELECTOR": "app=web"},
+        "kubectl_helm_deploy": {**DRONE_CI, **access, "PLUGIN_MANIFESTS": "k8s", "PLUGIN_IMAGE": f"{repo}:v1"},
+        "deployment_verify": {**DRONE_CI, **access, "PLUGIN_DEPLOYMENTS": "web"},
+        "chaos_kill": {**DRONE_CI, **access, "PLUGIN_LABEL_SELECTOR": "app=web"},
     }[plugin]
 
 
@@ -113,18 +91,18 @@ def test_refused_settings_change_nothing(
     namespace: Namespace,
     registry: Registry,
     docker_client: docker.DockerClient,
-    repo: str,
+    scratch_repo: str,
     workspace: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 2)
-    good = baseline(plugin, stack, namespace, registry, repo)
+    good = baseline(plugin, stack, namespace, registry, scratch_repo)
 
     def state() -> dict[str, Any]:
-        images = sorted(i.id for i in docker_client.images.list(name=repo))
+        images = sorted(i.id for i in docker_client.images.list(name=scratch_repo))
         return {
             "cluster": cluster_state(kube_admin, namespace.name),
-            "registry": registry_state(registry, [repo]),
+            "registry": registry_state(registry, [scratch_repo]),
             "images": images,
         }
 
