@@ -133,7 +133,7 @@ def check_strategy(values: Values) -> None:
     if values.canary_ingress and not values.service:
         raise SettingsError("PLUGIN_SERVICE", "is required with canary_ingress")
     for step in values.canary_steps:
-        if not re.fullmatch(r"\d+", step) or not 1 <= int(step) <= 100:
+        if not re.fullmatch(r"[0-9]{1,3}", step) or not 1 <= int(step) <= 100:
             raise SettingsError("PLUGIN_CANARY_STEPS", f'"{step}" is not a weight between 1 and 100')
 
 
