@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import re
+import warnings
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -64,7 +65,9 @@ def _schemes(schemes: tuple[str, ...]) -> str:
 
 def _regex(value: str) -> str:
     try:
-        re.compile(value)
+        with warnings.catch_warnings():  # "possible nested set" and the like: Python's future, not the operator's
+            warnings.simplefilter("ignore")
+            re.compile(value)
     except (re.error, OverflowError, RecursionError) as e:
         return f"is not a valid regex ({e})"
     return ""
