@@ -11,6 +11,7 @@ from pathlib import Path
 from shared.errors import EXIT_FAILED, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, ShiplineError
 from shared.failures import describe_failure
 from shared.log import Log, MaskingFilter
+from shared.preflight import check_outputs
 from shared.settings import Declaration, Values
 
 Execute = Callable[[Values, Log], int | None]
@@ -45,6 +46,9 @@ def run_plugin(
     try:
         values = declaration.load()
         log.mask(*values.secret_values())
+        for warning in values.warnings:
+            log.warn(warning)
+        check_outputs(declaration.outputs(values))
         code = execute(values, log)
         return EXIT_OK if code is None else code
     except ShiplineError as e:

@@ -1,22 +1,27 @@
 """Settings declared once: parsing, validation, secret masking and the docs table all come from here.
 
-Drone and Woodpecker turn a step's `settings:` into `PLUGIN_<NAME>` variables (upper case; Woodpecker also
-maps `-` and `.` to `_`). Lists arrive comma-joined (plain values) or as JSON; maps as JSON objects.
+Drone and Woodpecker turn a step's `settings:` into `PLUGIN_<NAME>` variables, upper case: Drone keeps `-` and
+`.` (`dry-run: true` arrives as `PLUGIN_DRY-RUN`), Woodpecker turns them into `_`; both spellings are read.
+Lists arrive comma-joined (plain values) or as JSON; maps as JSON objects. Drone resolves `from_secret` only as
+the whole value of a top-level setting: one inside a list or map arrives literally and is refused here.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn
 
 import envparse
 
 from shared.errors import SettingsError
 from shared.grammar import FORMATS
+from shared.runners import NAMES, detect_runner
 from shared.value_types import DURATION_MAX, INT64_MAX, INT64_MIN, PARSERS, parse_duration
 
 __all__ = ["Declaration", "Setting", "Values", "combine", "parse_duration", "update_docs_block"]
@@ -43,6 +48,8 @@ class Setting:
     format: str = ""
     key_format: str = ""  # the same for a map's keys
     nested: bool = False  # a map whose values may be JSON objects and lists (chart values)
+    # The plugin writes this file: checked writable, as the step's user, before anything runs (shared.preflight).
+    output: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -101,10 +108,13 @@ def _num(x: float) -> str:
 class Values:
     """Parsed settings, read as attributes. An unknown name is an AttributeError, never a silent None."""
 
-    def __init__(self, values: dict[str, Any], secrets: list[str], given: set[str]) -> None:
+    def __init__(
+        self, values: dict[str, Any], secrets: list[str], given: set[str], warnings: tuple[str, ...] = ()
+    ) -> None:
         self._values = values
         self._secrets = secrets
         self._given = given
+        self.warnings = warnings  # e.g. an unknown PLUGIN_* variable; the runner logs them
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -123,9 +133,20 @@ class Values:
         return dict(self._values)
 
 
+# Settings every plugin has: how strictly the step's settings themselves are read.
+COMMON: tuple[Setting, ...] = (
+    Setting(
+        "strict_settings",
+        "bool",
+        False,
+        "An unknown PLUGIN_* variable (a misspelt setting) is an error (exit 2) instead of a warning",
+    ),
+)
+
+
 @dataclass(frozen=True)
 class Declaration:
-    """All settings of one plugin, in the order its docs list them."""
+    """All settings of one plugin, in the order its docs list them (COMMON ones last)."""
 
     plugin: str
     settings: tuple[Setting, ...]
@@ -133,6 +154,8 @@ class Declaration:
     checks: tuple[Callable[[Values], None], ...] = field(default=())
 
     def __post_init__(self) -> None:
+        own = {s.name for s in self.settings}
+        object.__setattr__(self, "settings", self.settings + tuple(s for s in COMMON if s.name not in own))
         names = [s.name for s in self.settings]
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
@@ -141,9 +164,14 @@ class Declaration:
     def names(self) -> set[str]:
         return {s.name for s in self.settings}
 
+    def outputs(self, values: Values) -> list[tuple[str, Path]]:
+        """(PLUGIN_<NAME>, path) of every output file this run will write (set, or defaulted)."""
+        return [(s.env, getattr(values, s.name)) for s in self.settings if s.output and getattr(values, s.name)]
+
     def load(self, environ: Mapping[str, str] | None = None) -> Values:
         """Read and validate every setting from the environment (PLUGIN_* first, then fallbacks)."""
         reader = _EnvReader(environ)
+        runner = detect_runner(reader.environ)
         values: dict[str, Any] = {}
         secrets: list[str] = []
         given: set[str] = set()
@@ -159,12 +187,29 @@ class Declaration:
                 continue
             if s.secret and raw:
                 secrets.append(raw)
+            _refuse_unresolved_secret(s, raw, runner)
             values[s.name] = s.parse(raw)
             given.add(s.name)
-        result = Values(values, secrets, given)
+        warnings = self._unknown(reader, bool(values.get("strict_settings")))
+        result = Values(values, secrets, given, warnings)
         for check in self.checks:
             check(result)
         return result
+
+    def _unknown(self, reader: _EnvReader, strict: bool) -> tuple[str, ...]:
+        """A warning per PLUGIN_* variable no setting reads (SettingsError for the first when strict)."""
+        known = {s.env: s.name for s in self.settings}
+        warnings = []
+        for env, normal in reader.plugin_variables():
+            if normal in known:
+                continue
+            written = normal.removeprefix("PLUGIN_").lower()
+            close = difflib.get_close_matches(written, [s.name for s in self.settings], n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else "see --help for the settings"
+            if strict:
+                raise SettingsError(env, f"is not a setting of {self.plugin} ({hint}); strict_settings is on")
+            warnings.append(f"{env} is not a setting of {self.plugin} and is ignored ({hint})")
+        return tuple(warnings)
 
     def markdown_table(self) -> str:
         """The settings table of this plugin's docs, generated so it cannot drift from the code."""
@@ -206,16 +251,63 @@ def _show_default(s: Setting) -> str:
     return f"`{d}`"
 
 
+def _holds_from_secret(value: Any) -> str | None:
+    """The secret name of a `{"from_secret": name}` object anywhere inside `value`, else None."""
+    if isinstance(value, dict):
+        if "from_secret" in value:
+            return str(value["from_secret"])
+        value = list(value.values())
+    if isinstance(value, list):
+        return next((name for name in map(_holds_from_secret, value) if name is not None), None)
+    return None
+
+
+def _refuse_unresolved_secret(s: Setting, raw: str, runner: str) -> None:
+    """SettingsError when the runner left a `from_secret` object in the value (Drone, inside a list or map)."""
+    if "from_secret" not in raw:
+        return
+    try:
+        name = _holds_from_secret(json.loads(raw))
+    except (ValueError, RecursionError):  # not JSON, or JSON no setting could hold: the value's type says why
+        return
+    if name is not None:
+        raise SettingsError(
+            s.env,
+            f"holds a from_secret object (secret {name!r}) that was not substituted: {NAMES[runner]} does not "
+            "substitute secrets inside a list or map (Drone resolves from_secret only as the whole value of a "
+            "setting); give the secret its own setting, or pass it with environment: and the setting that "
+            "reads it",
+        )
+
+
+def _normal(env: str) -> str:
+    """A PLUGIN_* name as Woodpecker writes it: Drone's `PLUGIN_DRY-RUN` is `PLUGIN_DRY_RUN`."""
+    return re.sub(r"[-.]", "_", env).upper()
+
+
 class _EnvReader:
-    """Reads raw values through envparse, or from an explicit mapping (used by tests and the docs check)."""
+    """Reads raw values through envparse, or from an explicit mapping (used by tests and the docs check).
+
+    A PLUGIN_* name is found in either runner's spelling (Woodpecker's `_` wins when both are set)."""
 
     def __init__(self, environ: Mapping[str, str] | None) -> None:
-        self._environ = environ
+        self._explicit = environ
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self._env = envparse.Env()
+        self._plugin: dict[str, str] = {}
+        for key in sorted(self.environ, key=lambda k: k == _normal(k)):  # exact spellings last: they win
+            if key.startswith("PLUGIN_"):
+                self._plugin[_normal(key)] = key
+
+    def plugin_variables(self) -> list[tuple[str, str]]:
+        """Every PLUGIN_* variable set: (as written, as Woodpecker writes it)."""
+        return sorted((key, normal) for normal, key in self._plugin.items())
 
     def get(self, name: str) -> str | None:
-        if self._environ is not None:
-            return self._environ.get(name)
+        if name.startswith("PLUGIN_"):
+            name = self._plugin.get(name, name)
+        if self._explicit is not None:
+            return self._explicit.get(name)
         raw = os.environ.get(name)
         # envparse resolves values starting with "{{" as references to other variables; a password may
         # legitimately start that way, so such values are taken verbatim.

@@ -26,7 +26,9 @@ from plugins.docker_publish_tagger.plan import make_plan
 from plugins.kubectl_helm_deploy.steps import prepare
 from shared.auth import SecretDir, kube_access, registry_auth
 from shared.ci import context_from_env
+from shared.docs import declaration_of
 from shared.log import Log
+from shared.preflight import check_outputs
 from shared.settings import Declaration, Setting, Values
 
 NUMBERS = ["٣", "١٢", "１", "1_0", "0x10", "1e23", "-1", "-0", "+", "", " 1 ", "9" * 30, "9223372036854775808",
@@ -159,11 +161,22 @@ def _chaos(values: Values, cwd: Path) -> None:
         kube_access(values, secrets, Log())
 
 
-# Everything each plugin does before its first side effect: its __main__ runs the same steps in this order, with
-# the environment and working directory of the process (os.environ, Path.cwd()).
-PREPARE: dict[str, Callable[[Values, Path], None]] = {
+# Everything each plugin does before its first side effect: the runner's preflight of output files, then the steps
+# its __main__ runs in this order, with the environment and working directory of the process (os.environ, cwd).
+_STEPS: dict[str, Callable[[Values, Path], None]] = {
     "docker_publish_tagger": _publish,
     "kubectl_helm_deploy": _deploy,
     "deployment_verify": _verify,
     "chaos_kill": _chaos,
 }
+
+
+def _with_preflight(plugin: str, step: Callable[[Values, Path], None]) -> Callable[[Values, Path], None]:
+    def run(values: Values, cwd: Path) -> None:
+        check_outputs(declaration_of(plugin).outputs(values))
+        step(values, cwd)
+
+    return run
+
+
+PREPARE = {plugin: _with_preflight(plugin, step) for plugin, step in _STEPS.items()}

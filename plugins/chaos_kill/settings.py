@@ -137,8 +137,8 @@ CHAOS: tuple[Setting, ...] = (
         "path",
         doc="A Chaos Toolkit experiment JSON whose steady-state-hypothesis HTTP probes are added to probe_urls",
     ),
-    Setting("report_file", "path", doc="Write the results as JSON here"),
-    Setting("junit_file", "path", doc="Write the results as JUnit XML here"),
+    Setting("report_file", "path", doc="Write the results as JSON here", output=True),
+    Setting("junit_file", "path", doc="Write the results as JUnit XML here", output=True),
 )
 
 

@@ -123,8 +123,8 @@ OUTCOME: tuple[Setting, ...] = (
     Setting(
         "rollback_on_failure", "bool", False, "When a check fails, undo the Deployments to their previous revision"
     ),
-    Setting("report_file", "path", None, "Write the checks as JSON here"),
-    Setting("junit_file", "path", None, "Write the checks as JUnit XML here (one testcase per check)"),
+    Setting("report_file", "path", None, "Write the checks as JSON here", output=True),
+    Setting("junit_file", "path", None, "Write the checks as JUnit XML here (one testcase per check)", output=True),
     Setting("dry_run", "bool", False, "Print the plan and stop"),
 )
 

@@ -82,8 +82,20 @@ TAGS: tuple[Setting, ...] = (
 
 OUTPUT: tuple[Setting, ...] = (
     Setting("dry_run", "bool", False, "Build and tag locally, print the plan, push nothing"),
-    Setting("output_file", "path", DEFAULT_PUBLISH_FILE, "Handoff JSON for later steps (repo, tags, digest, image)"),
-    Setting("tags_file", "path", Path(".tags"), "File the pushed tags are written to, comma-joined (Drone convention)"),
+    Setting(
+        "output_file",
+        "path",
+        DEFAULT_PUBLISH_FILE,
+        "Handoff JSON for later steps (repo, tags, digest, image)",
+        output=True,
+    ),
+    Setting(
+        "tags_file",
+        "path",
+        Path(".tags"),
+        "File the pushed tags are written to, comma-joined (Drone convention)",
+        output=True,
+    ),
 )
 
 

@@ -114,7 +114,13 @@ STRATEGY: tuple[Setting, ...] = (
 
 OUTPUT: tuple[Setting, ...] = (
     Setting("dry_run", "bool", False, "Server-side dry run: print the plan and a diff per object, change nothing"),
-    Setting("report_file", "path", Path(".shipline/deploy.json"), "JSON report of what was applied and what serves"),
+    Setting(
+        "report_file",
+        "path",
+        Path(".shipline/deploy.json"),
+        "JSON report of what was applied and what serves",
+        output=True,
+    ),
 )
 
 

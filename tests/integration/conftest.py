@@ -11,13 +11,16 @@ in CI a missing stack is a failure, never a silent skip.
   registry       session: stacklib.Registry(host, username, password)
   docker_client  session: docker.DockerClient on the stack's DOCKER_HOST
   scratch_repo   function: a fresh repository name in the registry (local tags removed afterwards)
+  images         session: the four plugin images, built by scripts/images.sh (plugin -> image reference)
 
 Every test under tests/integration is marked `integration`.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +31,10 @@ import requests
 from kubernetes import client, config, utils
 from kubernetes.client.rest import ApiException
 
+from demo.plugins import PLUGINS, image_of
+
 from .stacklib import (
+    REPO_ROOT,
     REQUIRED_KEYS,
     STACK_ENV,
     Namespace,
@@ -104,6 +110,19 @@ def docker_client(stack: dict[str, str]) -> Iterator[docker.DockerClient]:
     engine = docker.DockerClient(base_url=stack["DOCKER_HOST"], timeout=300)
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="session")
+def images(stack: dict[str, str]) -> dict[str, str]:
+    """The four images, built once per session (Docker's cache makes a rebuild of unchanged code quick)."""
+    env = {**os.environ, "DOCKER_HOST": stack["DOCKER_HOST"], "HELM_BIN": stack["HELM_BIN"]}
+    done = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "images.sh")], env=env, capture_output=True, text=True, timeout=1800, check=False
+    )
+    assert done.returncode == 0, f"scripts/images.sh failed:\n{done.stderr[-4000:]}"
+    for plugin in PLUGINS:
+        assert image_of(plugin) in done.stdout, f"no size reported for {image_of(plugin)}:\n{done.stdout}"
+    return {plugin: image_of(plugin) for plugin in PLUGINS}
 
 
 @pytest.fixture

@@ -33,6 +33,9 @@ REQUIRED_KEYS = (
     "KUBE_NAMESPACE",
     "KUBE_TOKEN",
     "HELM_BIN",
+    "DRONE_BIN",
+    "WOODPECKER_BIN",
+    "DOCKER_ENGINE_API_VERSION",
 )
 
 T = TypeVar("T")
