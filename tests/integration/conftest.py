@@ -12,6 +12,7 @@ in CI a missing stack is a failure, never a silent skip.
   docker_client  session: docker.DockerClient on the stack's DOCKER_HOST
   deployer       function: the `harness` (tests/harness.py) with the namespace's deployer credentials
   deploy         function: runs kubectl-helm-deploy through `deployer` in tmp_path (settings -> tests.harness.Run)
+  scratch_repo   function: a fresh repository name in the registry (local tags removed afterwards)
   images         session: the four plugin images, built by scripts/images.sh (plugin -> image reference)
 
 Every test under tests/integration is marked `integration`.
@@ -182,3 +183,13 @@ def deploy(deployer: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     report = tmp_path / "report.json"
     deployer.configure(report_file=report, scale_down_delay="0s", timeout="90s")
     return lambda **settings: deployer.run(deploy_main, report, **settings)
+
+
+@pytest.fixture
+def scratch_repo(registry: Registry, docker_client: docker.DockerClient) -> Iterator[str]:
+    """A repository name of the stack's registry no other test uses; its local tags are removed afterwards."""
+    name = f"{registry.host}/it/scratch-{uuid.uuid4().hex[:10]}"
+    yield name
+    for image in docker_client.images.list(name=name):
+        for ref in image.tags:
+            docker_client.images.remove(ref, noprune=False)
