@@ -7,7 +7,6 @@ import base64
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -39,13 +38,9 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def repo(registry: Registry, docker_client: docker.DockerClient) -> Iterator[str]:
-    name = f"{registry.host}/it/dpt-{uuid.uuid4().hex[:10]}"
-    yield name
-    # Leave the shared engine as found: drop the local tags this test made (the registry keeps its copy).
-    for image in docker_client.images.list(name=name):
-        for ref in image.tags:
-            docker_client.images.remove(ref, noprune=False)
+def repo(scratch_repo: str) -> str:
+    """This test's repository (conftest's scratch_repo: the engine is left as found)."""
+    return scratch_repo
 
 
 @pytest.fixture
