@@ -55,7 +55,7 @@ make_context() {
   log "wheelhouse: shipline and its dependencies into build/wheels"
   # A fixed SOURCE_DATE_EPOCH makes the wheel byte-identical for identical sources, so Docker's layer cache
   # holds across runs (the images are rebuilt only when the code or a dependency changed).
-  SOURCE_DATE_EPOCH=315532800 "$PY" -m pip wheel --quiet --disable-pip-version-check -w "$wheels" "$ROOT" >&2 \
+  SOURCE_DATE_EPOCH=315532800 "$PY" -m pip wheel --quiet --disable-pip-version-check -w "$wheels" "$ROOT[all]" >&2 \
     || die "pip wheel of the project failed"
   if ! ls "$wheels"/pip-*.whl >/dev/null 2>&1; then
     "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: -d "$wheels" pip >&2 \
