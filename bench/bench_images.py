@@ -111,7 +111,7 @@ def main() -> int:
     sizes = subprocess.run([str(ROOT / "scripts" / "images.sh"), "--sizes"], env=env, text=True, check=False)
     if sizes.returncode != 0:
         return 1
-    kubectl, helm = stack.get("KUBECTL_BIN") or shutil.which("kubectl"), stack.get("HELM_BIN") or shutil.which("helm")
+    kubectl, helm = stack.get("KUBECTL") or shutil.which("kubectl"), stack.get("HELM_BIN") or shutil.which("helm")
     listener = FirstConnection()
     with tempfile.TemporaryDirectory(prefix="bench-images-") as tmp:
         workspace = Path(tmp)

@@ -21,6 +21,7 @@ Runs on the build stage's Python (Debian's python3 or the official python:3.11-s
 
 from __future__ import annotations
 
+import ast
 import glob
 import importlib.util
 import json
@@ -45,6 +46,9 @@ SHARED = {"common": set(PLUGINS), "kubernetes": {"kubectl-helm-deploy", "deploym
 # below) is their only user.
 UNUSED = {"aiohttp", "aiohttp-retry"}
 DROPPED_PATHS = re.compile(r"^(kubernetes/aio/|.*_test\.py$|.*/tests?/|[^/]+\.dist-info/RECORD$)")
+# The Kubernetes client's package __init__s import every API and model class (~800 modules, ~1 s): rewritten to
+# load each name on first use (PEP 562), so a plugin loads only the few it uses.
+LAZY_INITS = {f"kubernetes/{p}__init__.py" for p in ("", "client/", "client/api/", "client/models/")}
 SOURCELESS = re.compile(r"^kubernetes/")  # generated code: .pyc only
 NO_DOCSTRINGS = re.compile(r"^kubernetes/client/models/")  # (kubernetes.watch reads the API methods' docstrings)
 
@@ -81,6 +85,8 @@ def main(wheels: Path, out: Path) -> None:
                 target = out / layer / LIB / path
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(site / path, target)
+                if path in LAZY_INITS:
+                    make_lazy(target, path.removesuffix("/__init__.py").replace("/", "."))
     runtime = out / "runtime"
     copy_stdlib(runtime)
     for plugin, package in PLUGINS.items():
@@ -145,6 +151,48 @@ def owner_of(path: str, layers: list[str]) -> list[str]:
     if layers == ["common"] and match:
         return [plugin for plugin, package in PLUGINS.items() if package == match.group(1)]
     return layers
+
+
+def make_lazy(init: Path, package: str) -> None:
+    """Rewrites a package __init__ whose `from X import Y` lines only re-export names: each name is imported when
+    first read (module __getattr__), everything else stays as it was."""
+    tree = ast.parse(init.read_text())
+    lazy: dict[str, tuple[str, str | None]] = {}
+    kept = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            base = package if node.level else ""
+            module = ".".join(filter(None, [base, node.module or ""]))
+            for alias in node.names:
+                submodule = node.module is None  # `from . import client`
+                lazy[alias.asname or alias.name] = (f"{module}.{alias.name}" if submodule else module,
+                                                    None if submodule else alias.name)  # fmt: skip
+        else:
+            kept.append(node)
+    tree.body = kept
+    init.write_text(
+        ast.unparse(tree)
+        + f"""
+import importlib as _importlib
+_LAZY = {lazy!r}
+
+
+def __getattr__(name):
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}") from None
+    value = _importlib.import_module(module)
+    if attr is not None:
+        value = getattr(value, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+"""
+    )
 
 
 def write_entry_point(layer: Path, plugin: str, package: str) -> None:
