@@ -13,7 +13,7 @@ writes one directory per image layer, each a root file system tree the final `FR
 
 Every build stage runs the same command on the same inputs, so the four images share these layers. Python code
 is precompiled (unchecked-hash .pyc: nothing is stat'ed or rewritten at run time). The Kubernetes client's
-generated code is stored as .pyc only, without the models' docstrings (the API reference: 20 of its 26 MB).
+generated code is stored as .pyc only, without its docstrings (the API reference: 16 of its 20 MB).
 All mtimes are SOURCE_DATE_EPOCH, so the same wheels give the same layers.
 
 Runs on the build stage's Python (Debian's python3 or the official python:3.11-slim) with the stdlib only.
@@ -50,14 +50,20 @@ DROPPED_PATHS = re.compile(r"^(kubernetes/aio/|.*_test\.py$|.*/tests?/|[^/]+\.di
 # load each name on first use (PEP 562), so a plugin loads only the few it uses.
 LAZY_INITS = {f"kubernetes/{p}__init__.py" for p in ("", "client/", "client/api/", "client/models/")}
 SOURCELESS = re.compile(r"^kubernetes/")  # generated code: .pyc only
-NO_DOCSTRINGS = re.compile(r"^kubernetes/client/models/")  # (kubernetes.watch reads the API methods' docstrings)
+# Their docstrings are the API reference (16 of the client's 20 MB). Only kubernetes.watch.Watch reads them (to
+# guess a list call's return type); shipline watches with shared/watching.py instead.
+NO_DOCSTRINGS = re.compile(r"^kubernetes/client/(models|api)/")
 
 LIB = "opt/shipline/lib"  # the packages, on sys.path through each entry point
 STDLIB_DROPPED = {
     "test", "idlelib", "tkinter", "turtledemo", "turtle.py", "ensurepip", "lib2to3", "pydoc_data", "distutils",
-    "venv", "curses", "sqlite3", "dbm", "site-packages", "dist-packages", "__pycache__", "sitecustomize.py",
+    "venv", "curses", "sqlite3", "dbm", "nis.py", "crypt.py", "site-packages", "dist-packages", "__pycache__",
+    "sitecustomize.py",
 }  # fmt: skip
-DYNLOAD_DROPPED = re.compile(r"^(_tkinter|_curses|_curses_panel|readline|_dbm|_gdbm|_sqlite3|_test|xx|_xx|_ctypes_test)")
+# (nis and _crypt, deprecated, would bring Kerberos and libtirpc along.)
+DYNLOAD_DROPPED = re.compile(
+    r"^(_tkinter|_curses|_curses_panel|readline|_dbm|_gdbm|_sqlite3|_test|xx|_xx|_ctypes_test|nis|_crypt|ossaudiodev)"
+)
 EPOCH = int(os.environ.get("SOURCE_DATE_EPOCH", "315532800"))
 
 
@@ -270,7 +276,7 @@ def copy_libraries(runtime: Path, binaries: list[Path]) -> None:
 def write_system_files(runtime: Path) -> None:
     etc = runtime / "etc"
     etc.mkdir(exist_ok=True)
-    (etc / "passwd").write_text("root:x:0:0:root:/root:/nonexistent\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n")
+    (etc / "passwd").write_text("root:x:0:0:root:/root:/nonexistent\nnobody:x:65534:65534::/nonexistent:/nonexistent\n")
     (etc / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
     (runtime / "root").mkdir(mode=0o700, exist_ok=True)
     (runtime / "tmp").mkdir(exist_ok=True)

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
+import subprocess
+import types
 from pathlib import Path
 from typing import Any
 
 import pyhelm3
+import pyhelm3.command
 from pyhelm3 import errors as helm_errors
 
 from plugins.kubectl_helm_deploy.rolling import Deploy
@@ -24,7 +28,25 @@ PENDING = ("pending-install", "pending-upgrade", "pending-rollback", "uninstalli
 
 
 def run_helm(deploy: Deploy, access: KubeAccess, helm_bin: str) -> None:
+    exec_without_shell(pyhelm3.command)
     asyncio.run(_run(deploy, access, helm_bin))
+
+
+def exec_without_shell(module: types.ModuleType) -> None:
+    """pyhelm3 runs helm as `/bin/sh -c <shlex.join(argv)>`, and the images have no shell: its module gets an
+    asyncio and a subprocess whose shell calls execute shlex.split(command) — the same argv — directly."""
+    if getattr(module, "_shipline_exec", False):
+        return
+
+    async def create_subprocess_shell(command: str, **kwargs: Any) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(*shlex.split(command), **kwargs)
+
+    def run(command: Any, *args: Any, shell: bool = False, **kwargs: Any) -> subprocess.CompletedProcess[Any]:
+        return subprocess.run(shlex.split(command) if shell else command, *args, **kwargs)
+
+    module.asyncio = types.SimpleNamespace(**{**vars(asyncio), "create_subprocess_shell": create_subprocess_shell})
+    module.subprocess = types.SimpleNamespace(**{**vars(subprocess), "run": run})
+    module._shipline_exec = True
 
 
 def _failure(action: str, error: helm_errors.Error) -> PluginError:

@@ -170,6 +170,13 @@ def test_deploy_image_carries_helm_3(images: dict[str, str], stack: dict[str, st
 
 
 @pytest.mark.parametrize("plugin", PLUGINS)
+def test_help_prints_the_plugin_docs(images: dict[str, str], stack: dict[str, str], plugin: str) -> None:
+    done = docker(stack, "run", "--rm", images[plugin], "--help")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(f"# {plugin}"), done.stdout[:500]
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
 def test_no_settings_is_a_settings_error(images: dict[str, str], stack: dict[str, str], plugin: str) -> None:
     done = docker(stack, "run", "--rm", images[plugin])
     output = done.stdout + done.stderr
