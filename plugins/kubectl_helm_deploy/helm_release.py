@@ -44,9 +44,11 @@ def exec_without_shell(module: types.ModuleType) -> None:
     def run(command: Any, *args: Any, shell: bool = False, **kwargs: Any) -> subprocess.CompletedProcess[Any]:
         return subprocess.run(shlex.split(command) if shell else command, *args, **kwargs)
 
-    module.asyncio = types.SimpleNamespace(**{**vars(asyncio), "create_subprocess_shell": create_subprocess_shell})
-    module.subprocess = types.SimpleNamespace(**{**vars(subprocess), "run": run})
-    module._shipline_exec = True
+    vars(module).update(
+        asyncio=types.SimpleNamespace(**{**vars(asyncio), "create_subprocess_shell": create_subprocess_shell}),
+        subprocess=types.SimpleNamespace(**{**vars(subprocess), "run": run}),
+        _shipline_exec=True,
+    )
 
 
 def _failure(action: str, error: helm_errors.Error) -> PluginError:
