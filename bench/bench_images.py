@@ -89,7 +89,7 @@ def start_up(plugin: str, listener: FirstConnection, stack: dict[str, str], work
     env = {
         "PATH": os.environ["PATH"],
         "DOCKER_HOST": stack["DOCKER_HOST"],
-        **settings(plugin, listener.port, stack, workspace),
+        **settings(plugin, listener.port, stack),
     }
     names = [name for name in env if name.startswith(("PLUGIN_", "DRONE"))]
     listener.next()
