@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
-import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -34,10 +33,11 @@ def api_client(access: KubeAccess, timeout: float = 30.0) -> client.ApiClient:
 
 
 def _token_kubeconfig(path: Path, cfg: client.Configuration) -> bool:
-    """The kubeconfig shared.auth writes for a server and a token file, read directly into `cfg` (False for any
-    other): the client's loader imports OAuth, exec and cloud auth support first, a good part of a plugin's start."""
+    """The kubeconfig shared.auth writes (as JSON) for a server and a token file, read directly into `cfg` (False
+    for any other): the client's loader imports OAuth, exec and cloud auth support first, a good part of a
+    plugin's start."""
     try:
-        kubeconfig = yaml.safe_load(path.read_text())
+        kubeconfig = json.loads(path.read_text())
         (cluster,) = [entry["cluster"] for entry in kubeconfig["clusters"]]
         (user,) = [entry["user"] for entry in kubeconfig["users"]]
     except (KeyError, TypeError, ValueError):

@@ -3,6 +3,8 @@ loader, and gives every other kubeconfig to the loader: both must configure the 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 from kubernetes import client, config
@@ -43,7 +45,7 @@ def test_token_kubeconfig_configures_the_client_like_the_loader(server: str, ca:
 def test_other_kubeconfigs_go_to_the_loader() -> None:
     with SecretDir() as secrets:
         access = _write_kubeconfig("https://10.0.0.1:6443", "t", CA, False, "", secrets)
-        kubeconfig = yaml.safe_load(access.kubeconfig.read_text())
+        kubeconfig = json.loads(access.kubeconfig.read_text())
+        assert not _token_kubeconfig(secrets.write("as-yaml", yaml.safe_dump(kubeconfig)), client.Configuration())
         kubeconfig["users"][0]["user"] = {"client-certificate-data": "QQ==", "client-key-data": "QQ=="}
-        other = secrets.write("other", yaml.safe_dump(kubeconfig))
-        assert not _token_kubeconfig(other, client.Configuration())
+        assert not _token_kubeconfig(secrets.write("cert", json.dumps(kubeconfig)), client.Configuration())
