@@ -47,7 +47,7 @@ for arg in "$@"; do
   case $arg in
     --context-only) context_only=1 ;;
     --sizes) sizes_only=1 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) [[ " ${PLUGINS[*]} " == *" $arg "* ]] || die "unknown image '$arg' (one of: ${PLUGINS[*]})"; selected+=("$arg") ;;
   esac
 done
