@@ -14,6 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from shared.auth import KubeAccess
 from shared.errors import AuthError, PluginError
+from shared.restart_grace import NotingRetry, RestartGrace
 
 T = TypeVar("T")
 
@@ -25,8 +26,12 @@ def api_client(access: KubeAccess, timeout: float = 30.0) -> client.ApiClient:
         from kubernetes import config  # exec plugins, client certificates, auth providers: the client's own loader
 
         config.load_kube_config(config_file=str(access.kubeconfig), client_configuration=cfg, persist_config=False)
-    cfg.retries = urllib3.Retry(total=3, connect=3, read=0, backoff_factor=0.5, status_forcelist=(502, 503, 504))
+    grace = RestartGrace()
+    cfg.retries = NotingRetry(
+        total=3, connect=3, read=0, backoff_factor=0.5, status_forcelist=(502, 503, 504), grace=grace
+    )
     api = client.ApiClient(cfg)
+    api.shipline_grace = grace  # type: ignore[attr-defined]  # shared by every thread using this client
     api.shipline_server = access.server  # type: ignore[attr-defined]  # for error messages
     api.shipline_timeout = timeout  # type: ignore[attr-defined]
     return api
@@ -50,6 +55,15 @@ def _token_kubeconfig(path: Path, cfg: client.Configuration) -> bool:
     cfg.verify_ssl = not cluster.get("insecure-skip-tls-verify", False)
     cfg.ssl_ca_cert = cluster.get("certificate-authority")
     return True
+
+
+def grace_of(api: client.ApiClient) -> RestartGrace:
+    """The client's RestartGrace (one is attached to a client built elsewhere on first use)."""
+    grace = getattr(api, "shipline_grace", None)
+    if not isinstance(grace, RestartGrace):
+        grace = RestartGrace()
+        api.shipline_grace = grace  # type: ignore[attr-defined]
+    return grace
 
 
 def to_dict(api: client.ApiClient, obj: Any) -> dict[str, Any]:
