@@ -36,7 +36,6 @@ from .stacklib import (
     Registry,
     in_ci,
     issue_token,
-    placement_annotations,
     read_env_file,
     render_rbac,
     wait_for,
@@ -115,9 +114,7 @@ def namespace(
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     name = f"it-{slug}-{uuid.uuid4().hex[:6]}"
     where = "real" if request.node.get_closest_marker("real_node") else "kwok"
-    for doc in render_rbac(name):
-        if doc["kind"] == "Namespace":
-            doc["metadata"].setdefault("annotations", {}).update(placement_annotations(where))
+    for doc in render_rbac(name, where):
         utils.create_from_dict(kube_admin, doc)
     core = client.CoreV1Api(kube_admin)
 

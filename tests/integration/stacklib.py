@@ -110,10 +110,15 @@ class Namespace:
         return write_token_kubeconfig(path, self.server, self.ca_file, self.token, self.name)
 
 
-def render_rbac(namespace: str) -> list[dict[str, Any]]:
-    """stack/rbac-deployer.yaml for `namespace`: Namespace, ServiceAccount deployer, Role, RoleBinding."""
+def render_rbac(namespace: str, where: str = "kwok") -> list[dict[str, Any]]:
+    """stack/rbac-deployer.yaml for `namespace`: Namespace (its pods placed on the kwok nodes or the real node,
+    see placement_annotations), ServiceAccount deployer, Role, RoleBinding."""
     text = RBAC_TEMPLATE.read_text().replace("${KUBE_NAMESPACE}", namespace)
-    return [doc for doc in yaml.safe_load_all(text) if doc]
+    docs = [doc for doc in yaml.safe_load_all(text) if doc]
+    for doc in docs:
+        if doc["kind"] == "Namespace":
+            doc["metadata"].setdefault("annotations", {}).update(placement_annotations(where))
+    return docs
 
 
 # The kwok nodes' taint (stack/common.sh KWOK_TAINT): only pods tolerating it land there.

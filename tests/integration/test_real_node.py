@@ -113,30 +113,47 @@ def test_pods_are_real_processes_behind_a_service(
 # -- kubectl-helm-deploy ---------------------------------------------------------------------------------------
 
 
+def v1_then_v2_under_traffic(
+    stack: dict[str, str],
+    api: client.ApiClient,
+    namespace: Namespace,
+    run_plugin: Callable[..., Any],
+    **settings: str,
+) -> str:
+    """Deploys v1 (healthy), then v2 while a client keeps asking the Service: both deploys pass, both versions
+    answer, not one request fails. Returns the Service's URL."""
+    code, out, _ = run_plugin(deploy_main, image=image(stack, "healthy"), **settings)
+    assert code == 0, out
+    url = service_url(api, namespace.name, "web")
+    wait_answering(url, expect="version: v1")
+    with Traffic(url) as traffic:
+        code, out, _ = run_plugin(deploy_main, image=image(stack, "v2"), **settings)
+        wait_answering(url, expect="version: v2")
+    assert code == 0, out
+    assert traffic.failed == 0 and traffic.versions["v1"] and traffic.versions["v2"], traffic.summary()
+    return url
+
+
+@pytest.fixture
+def manifests(tmp_path: Path) -> str:
+    """A directory with Deployment `web` (3 replicas, real-node probes) and Service `web`: what the plugin applies."""
+    path = tmp_path / "k8s"
+    path.mkdir()
+    docs = [realnode.deployment("web", "placeholder:set-by-the-plugin", replicas=3), realnode.service("web")]
+    (path / "app.yaml").write_text(yaml.safe_dump_all(docs))
+    return str(path)
+
+
 def test_deploy_rolls_without_a_failed_request_and_rolls_a_crash_back(
     stack: dict[str, str],
     kube_admin: client.ApiClient,
     namespace: Namespace,
     run_plugin: Callable[..., Any],
-    tmp_path: Path,
+    manifests: str,
 ) -> None:
-    manifests = tmp_path / "k8s"
-    manifests.mkdir()
-    docs = [realnode.deployment("web", "placeholder:set-by-the-plugin", replicas=3), realnode.service("web")]
-    (manifests / "app.yaml").write_text(yaml.safe_dump_all(docs))
-    settings = {"manifests": str(manifests), "strategy": "rolling", "timeout": "5m", "max_unavailable": "0"}
-
-    code, out, _ = run_plugin(deploy_main, image=image(stack, "healthy"), **settings)
-    assert code == 0, out
-    url = service_url(kube_admin, namespace.name, "web")
-    wait_answering(url, expect="version: v1")
-
+    settings = {"manifests": manifests, "strategy": "rolling", "timeout": "5m", "max_unavailable": "0"}
     # Rolling v1 -> v2 with maxUnavailable 0 while a client keeps asking the Service: not one request fails.
-    with Traffic(url) as traffic:
-        code, out, _ = run_plugin(deploy_main, image=image(stack, "v2"), max_surge="1", **settings)
-        wait_answering(url, expect="version: v2")
-    assert code == 0, out
-    assert traffic.failed == 0 and traffic.versions["v1"] and traffic.versions["v2"], traffic.summary()
+    url = v1_then_v2_under_traffic(stack, kube_admin, namespace, run_plugin, max_surge="1", **settings)
 
     # A build whose container exits at start: the real CrashLoopBackOff fails the deploy, which rolls back to v2.
     code, out, _ = run_plugin(deploy_main, image=image(stack, "exit-at-start"), rollback_on_failure="true", **settings)
@@ -146,6 +163,19 @@ def test_deploy_rolls_without_a_failed_request_and_rolls_a_crash_back(
     images = {p.spec.containers[0].image for p in realnode.live_pods(kube_admin, namespace.name, "app=web")}
     assert images == {image(stack, "v2")}
     wait_answering(url, expect="version: v2")
+
+
+def test_blue_green_switches_without_a_failed_request(
+    stack: dict[str, str],
+    kube_admin: client.ApiClient,
+    namespace: Namespace,
+    run_plugin: Callable[..., Any],
+    manifests: str,
+) -> None:
+    settings = {"manifests": manifests, "strategy": "blue-green", "service": "web", "timeout": "5m"}
+    v1_then_v2_under_traffic(stack, kube_admin, namespace, run_plugin, scale_down_delay="5s", **settings)
+    selector = client.CoreV1Api(kube_admin).read_namespaced_service("web", namespace.name).spec.selector
+    assert selector["shipline.io/color"] == "green"
 
 
 # -- deployment-verify -------------------------------------------------------------------------------------------
