@@ -178,6 +178,26 @@ def test_blue_green_switches_without_a_failed_request(
     assert selector["shipline.io/color"] == "green"
 
 
+def test_canary_traffic_reaches_the_canary_pods(
+    stack: dict[str, str],
+    kube_admin: client.ApiClient,
+    namespace: Namespace,
+    run_plugin: Callable[..., Any],
+    manifests: str,
+) -> None:
+    settings = {"manifests": manifests, "service": "web", "timeout": "5m"}
+    code, out, _ = run_plugin(deploy_main, image=image(stack, "healthy"), **settings)
+    assert code == 0, out
+    url = service_url(kube_admin, namespace.name, "web")
+    wait_answering(url, expect="version: v1")
+    code, out, _ = run_plugin(deploy_main, image=image(stack, "v2"), strategy="canary", canary_weight="34", **settings)
+    assert code == 0, out
+    # The stable Service selects both tracks: kube-proxy spreads a client's requests over stable and canary pods.
+    with Traffic(url) as traffic:
+        wait_for(lambda: min(traffic.versions["v1"], traffic.versions["v2"]) >= 3, 120, 0.5, "answers from both")
+    assert traffic.failed == 0, traffic.summary()
+
+
 # -- deployment-verify -------------------------------------------------------------------------------------------
 
 
