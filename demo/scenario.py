@@ -140,6 +140,8 @@ class Demo:
     # -- steps -----------------------------------------------------------------------------------------------
 
     def prepare(self) -> str:
+        if not self.stack.real_node:
+            raise StepFailed("the stack has no real node (another checkout runs this machine's one): see make up")
         self.cluster = Cluster(self.stack.kubeconfig)
         self.tokens = self.cluster.prepare_namespace(self.namespace)
         self.log.mask(*self.tokens.values())

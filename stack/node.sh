@@ -15,6 +15,7 @@ stack_lock "$0" "$@"
 export PATH=$PATH:/usr/sbin:/sbin
 
 NODE_NAME=$REAL_NODE_NAME
+NOT_HERE=10  # exit status of `up` when another checkout runs the machine's real node
 POD_CIDR=${SHIPLINE_POD_CIDR:-10.244.0.0/24}
 KUBELET_PORT=${SHIPLINE_KUBELET_PORT:-10250}
 KUBELET_HEALTHZ_PORT=10248
@@ -70,6 +71,15 @@ clear_iptables() {  # chains only the node makes: kubelet/kube-proxy (KUBE-*) an
   done
 }
 
+# One real node per machine (ports, the bridge, iptables chains are machine-wide): the checkout running it is
+# named in $OWNER_FILE. other_owner: another checkout's node is running.
+OWNER_FILE=/var/run/shipline-real-node
+other_owner() {
+  local owner; owner=$(cat "$OWNER_FILE" 2>/dev/null) || return 1
+  [ -n "$owner" ] && [ "$owner" != "$ND" ] || return 1
+  pid_alive "$owner/kubelet.pid" kubelet || pid_alive "$owner/containerd.pid" containerd
+}
+
 teardown() {
   stop_pid "$ND/kubelet.pid" kubelet
   stop_pid "$ND/kube-proxy.pid" kube-proxy
@@ -94,14 +104,18 @@ teardown() {
     done
     rm -f "$ND/netns"
   fi
-  ip link show "$BRIDGE" >/dev/null 2>&1 && { ip link delete "$BRIDGE" || log "node: could not delete $BRIDGE"; }
-  clear_iptables
+  # What is machine-wide (the bridge, KUBE-*/CNI-* chains) belongs to whichever checkout runs the node.
+  if ! other_owner; then
+    ip link show "$BRIDGE" >/dev/null 2>&1 && { ip link delete "$BRIDGE" || log "node: could not delete $BRIDGE"; }
+    clear_iptables
+    rm -f /var/lib/cni/results/"$CNI_NETWORK"-* 2>/dev/null || true
+    [ "$(cat "$OWNER_FILE" 2>/dev/null)" = "$ND" ] && rm -f "$OWNER_FILE"
+  fi
   # Mounts under the node's dir (pod volumes, rootfs, shm), deepest first.
   mount | awk -v d="$ND/" 'index($3, d) == 1 { print $3 }' | sort -r | while read -r m; do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "node: could not unmount $m"
   done
   rm -rf "$ND/cni/ipam" "$ND/state" "$ND/run"
-  rm -f /var/lib/cni/results/"$CNI_NETWORK"-* 2>/dev/null || true
   # kubelet links container logs into the fixed /var/log/containers; drop the links into our pod log dir.
   find /var/log/containers -maxdepth 1 -type l -lname "$ND/*" -delete 2>/dev/null || true
 }
@@ -119,12 +133,17 @@ kube_ready() { kubectl_admin get --raw /readyz --request-timeout=5s >/dev/null 2
 
 # ---------------------------------------------------------------------------------------------------------------
 # Configuration
+put() {  # FILE: stdin into FILE (mode 0600), untouched when equal: kube-proxy exits when its config file is written
+  (umask 077; cat > "$1.new")
+  if cmp -s "$1.new" "$1"; then rm -f "$1.new"; else mv "$1.new" "$1"; fi
+}
+
 write_configs() {
   local ip=$1 nameserver
   mkdir -p "$ND/containerd" "$ND/cni/net.d" "$ND/kubelet" "$ND/kube-proxy" "$ND/root" "$ND/run" "$ND/pod-logs"
   # containerd: its own root/state/socket; CRI with runc (cgroupfs), our CNI dirs, the local pause image, and
   # the stack's registry over plain HTTP with its credentials (file mode 0600).
-  (umask 077; cat > "$ND/containerd/config.toml" <<EOF
+  put "$ND/containerd/config.toml" <<EOF
 # written by stack/node.sh
 version = 2
 root = "$ND/root"
@@ -161,8 +180,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     username = "$REGISTRY_USERNAME"
     password = "$REGISTRY_PASSWORD"
 EOF
-  )
-  cat > "$ND/cni/net.d/10-$CNI_NETWORK.conflist" <<EOF
+  put "$ND/cni/net.d/10-$CNI_NETWORK.conflist" <<EOF
 {
   "cniVersion": "0.4.0",
   "name": "$CNI_NETWORK",
@@ -178,7 +196,7 @@ EOF
 EOF
   # No cluster DNS runs here: pods get the host's resolver, so ClusterFirst pods carry no MissingClusterDNS event.
   nameserver=$(awk '$1 == "nameserver" && $2 !~ /^127\./ && $2 ~ /^[0-9.]+$/ { print $2; exit }' /etc/resolv.conf 2>/dev/null)
-  cat > "$ND/kubelet/config.yaml" <<EOF
+  put "$ND/kubelet/config.yaml" <<EOF
 # written by stack/node.sh; stack/README.md says why each non-default setting is here
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -212,7 +230,7 @@ clusterDomain: cluster.local
 ${nameserver:+clusterDNS: [$nameserver]}
 resolvConf: /etc/resolv.conf
 EOF
-  cat > "$ND/kube-proxy/config.yaml" <<EOF
+  put "$ND/kube-proxy/config.yaml" <<EOF
 # written by stack/node.sh
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
@@ -341,14 +359,22 @@ node_ready() {  # [SINCE]: Ready, reported by a kubelet heartbeat at or after ep
   ready=$(kubectl_admin get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}' 2>/dev/null) || return 1
   [ "${ready%% *}" = True ] && [ "$(date -d "${ready#* }" +%s 2>/dev/null || echo 0)" -ge "${1:-0}" ]
 }
-healthy() {
-  pid_alive "$ND/containerd.pid" containerd && pid_alive "$ND/kubelet.pid" kubelet &&
-    pid_alive "$ND/kube-proxy.pid" kube-proxy && node_ready &&
-    curl -sf --max-time 5 "http://127.0.0.1:$PROXY_HEALTHZ_PORT/healthz" >/dev/null 2>&1
+unhealthy() {  # prints what is wrong with the running node, nothing when it is healthy
+  local d
+  for d in containerd kubelet kube-proxy; do pid_alive "$ND/$d.pid" "$d" || { echo "$d is not running"; return; }; done
+  node_ready || { echo "the Node is not Ready"; return; }
+  local answer
+  answer=$(curl -s --max-time 5 -w ' HTTP %{http_code}' "http://127.0.0.1:$PROXY_HEALTHZ_PORT/healthz" 2>&1 || true)
+  case $answer in *" HTTP 200") ;; *) echo "kube-proxy is not healthy: $answer" ;; esac
 }
 
 node_up() {
   : "${REGISTRY:?}" "${REGISTRY_USERNAME:?}" "${REGISTRY_PASSWORD:?}" "${KUBE_SERVER:?}" "${KUBE_CA_FILE:?}"
+  if other_owner; then
+    log "node: WARNING: this machine's real node is run by $(cat "$OWNER_FILE") (one per machine): none here;" \
+      "tests that need it skip (fail in CI). Stop it there (make down) and run make up here to get it."
+    exit "$NOT_HERE"
+  fi
   local ip; ip=$(node_ip)
   mkdir -p "$ND/kubelet" "$ND/kube-proxy" && chmod 700 "$ND"
   [ -n "${SNAPSHOTTER:-}" ] || SNAPSHOTTER=$(cat "$ND/snapshotter" 2>/dev/null || true)
@@ -358,12 +384,15 @@ node_up() {
   # The kubelet's client certificate is signed by the cluster CA: a recreated cluster (new CA) needs a new one.
   local sum; sum=$( { cat "$ND/containerd/config.toml" "$ND/cni/net.d/"* "$ND/kubelet/config.yaml" "$ND/kube-proxy/config.yaml" \
     "$KUBE_CA_FILE"; echo "$KUBE_VERSION $KUBE_SERVER"; } | sha256sum | cut -c1-16)
-  if [ "$(cat "$ND/config.sum" 2>/dev/null)" = "$sum" ] && healthy; then
+  local problem
+  if [ "$(cat "$ND/config.sum" 2>/dev/null)" != "$sum" ]; then problem="its configuration changed"
+  else problem=$(unhealthy); fi
+  if [ -z "$problem" ]; then
     log "node: $NODE_NAME is Ready (kubelet pid $(cat "$ND/kubelet.pid"), containerd pid $(cat "$ND/containerd.pid"))"
     return 0
   fi
   if [ -f "$ND/config.sum" ] || [ -s "$ND/kubelet.pid" ] || [ -s "$ND/containerd.pid" ]; then
-    log "node: $NODE_NAME is not healthy or its configuration changed: clearing it and starting again"
+    log "node: $NODE_NAME: $problem: clearing it and starting again"
     teardown
   fi
   [ "$(cat "$ND/ca.sum" 2>/dev/null)" = "$(sha256sum < "$KUBE_CA_FILE")" ] || rm -rf "$ND/kubelet/pki" "$ND/kubelet/kubeconfig"
@@ -375,6 +404,7 @@ node_up() {
   [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] || modprobe br_netfilter 2>/dev/null || true
   sysctl -qw net.bridge.bridge-nf-call-iptables=1 net.ipv4.ip_forward=1 >/dev/null 2>&1 || log "node: WARNING: could not set bridge-nf-call-iptables/ip_forward"
 
+  echo "$ND" > "$OWNER_FILE"
   log "node: starting containerd (snapshotter $SNAPSHOTTER) on $CTRD_SOCK"
   mkdir -p "$(dirname "$CTRD_SOCK")"
   start_daemon containerd "$ND/containerd.log" containerd --config "$ND/containerd/config.toml"

@@ -114,6 +114,8 @@ def namespace(
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     name = f"it-{slug}-{uuid.uuid4().hex[:6]}"
     where = "real" if request.node.get_closest_marker("real_node") else "kwok"
+    if where == "real" and not stack.get("REAL_NODE"):
+        stack_unavailable("it has no real node (another checkout runs this machine's one, see `make up`'s output)")
     for doc in render_rbac(name, where):
         utils.create_from_dict(kube_admin, doc)
     core = client.CoreV1Api(kube_admin)
