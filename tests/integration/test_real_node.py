@@ -222,14 +222,18 @@ def test_verify_times_out_on_a_pod_that_never_becomes_ready(
     stack: dict[str, str], kube_admin: client.ApiClient, namespace: Namespace, run_plugin: Callable[..., Any]
 ) -> None:
     create(kube_admin, namespace.name, realnode.deployment("web", image(stack, "never-ready"), replicas=1))
-    code, out, _ = run_plugin(verify_main, deployments="web", timeout="40s")
+    code, out, _ = run_plugin(verify_main, deployments="web", timeout="60s")
     assert code == 1, out
     last = out.splitlines()[-1]
-    assert 'deployment "web" did not finish rolling out within 40s' in last
+    assert 'deployment "web" did not finish rolling out within 60s' in last
     assert "pods never Ready: web-" in last
+
     # It really ran and really failed its readiness probe (the kubelet's Unhealthy events).
-    events = client.CoreV1Api(kube_admin).list_namespaced_event(namespace.name).items
-    assert any(e.reason == "Unhealthy" and "Readiness probe failed" in (e.message or "") for e in events)
+    def probe_failed() -> bool:
+        events = client.CoreV1Api(kube_admin).list_namespaced_event(namespace.name).items
+        return any(e.reason == "Unhealthy" and "Readiness probe failed" in (e.message or "") for e in events)
+
+    wait_for(probe_failed, 120, 1, "an Unhealthy event: Readiness probe failed")
 
 
 def test_verify_catches_a_crash_after_ready_within_min_ready_seconds(
