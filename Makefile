@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv up down test unit integration lint docs demo images bench clean
+.PHONY: venv up down status test unit integration lint docs demo images bench clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -19,6 +19,10 @@ up:
 
 down:
 	stack/down.sh
+
+# Each stack component (Docker, registry, etcd, kube-apiserver, controller-manager, scheduler, kwok) and its state.
+status:
+	stack/cluster.sh status
 
 # Unit tests need nothing; integration tests run against the real local stack (brought up here).
 test: venv up

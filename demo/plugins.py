@@ -96,9 +96,9 @@ class ImageRunner:
     def argv(self, plugin: str, env: Mapping[str, str], workdir: Path) -> list[str]:
         argv = ["docker", "run", "--rm", "--network", "host", "-v", f"{workdir}:{workdir}", "-w", str(workdir)]
         if plugin == "docker-publish-tagger":
-            # It builds and pushes through the engine: the socket, and its group so the non-root user may use it.
+            # It builds and pushes through the engine: its socket, mounted as a runner's volume would (no group added).
             sock = self.docker_host.removeprefix("unix://")
-            argv += ["-v", f"{sock}:/var/run/docker.sock", "--group-add", str(os.stat(sock).st_gid)]
+            argv += ["-v", f"{sock}:/var/run/docker.sock"]
         for name in sorted(env):
             argv += ["-e", name]  # the value comes from the docker CLI's environment, never argv
         return [*argv, image_of(plugin)]

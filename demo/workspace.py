@@ -21,13 +21,11 @@ class Workspace:
     @classmethod
     def create(cls, version: str) -> Workspace:
         path = Path(tempfile.mkdtemp(prefix="shipline-demo-"))
-        # The plugin images run as uid 10001 and write .tags and .shipline/ here, as in a CI workspace.
-        path.chmod(0o777)
+        # As a runner's clone step leaves it: root-owned 0755 (the plugin images run as root and write here).
+        path.chmod(0o755)
         for name in ("app.py", "Dockerfile"):
             shutil.copy(EXAMPLES / "app" / name, path / name)
         shutil.copytree(EXAMPLES / "k8s", path / "k8s")
-        (path / ".shipline").mkdir(mode=0o777)
-        (path / ".shipline").chmod(0o777)
         ws = cls(path)
         ws.git("init", "-q", "-b", "main")
         ws.change(version, f"example app {version}")

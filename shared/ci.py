@@ -1,6 +1,8 @@
-"""One normalised CI context, read from Drone (`DRONE_*`), Woodpecker (`CI_*`) or, outside CI, git.
+"""One normalised CI context, read from Woodpecker (`CI_*`), Drone (`DRONE_*`) or, outside CI, git.
 
 Every field can be overridden by a setting (`CI_SETTINGS`), e.g. `PLUGIN_BUILD_NUMBER`, `PLUGIN_COMMIT_TAG`.
+Local runs of a runner (`drone exec`) set no commit SHA: the workspace's `git rev-parse HEAD` stands in, and the
+context says so in `notes` (the plan shows them).
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+from shared.runners import detect_runner
 from shared.settings import Setting, Values
 
 # field -> (override setting, Drone variables, Woodpecker variables); the first non-empty variable wins.
@@ -41,6 +45,7 @@ class CIContext:
     repo_link: str = ""
     default_branch: str = ""
     pull_request: str = ""
+    notes: tuple[str, ...] = ()  # where a field came from when not from the CI system, for the plan
 
 
 CI_SETTINGS: tuple[Setting, ...] = tuple(
@@ -49,12 +54,7 @@ CI_SETTINGS: tuple[Setting, ...] = tuple(
 )
 
 
-def detect_system(env: Mapping[str, str]) -> str:
-    if env.get("DRONE") == "true" or env.get("DRONE_BUILD_NUMBER"):
-        return "drone"
-    if env.get("CI") == "woodpecker" or env.get("CI_SYSTEM_NAME") == "woodpecker" or env.get("CI_PIPELINE_NUMBER"):
-        return "woodpecker"
-    return "local"
+detect_system = detect_runner
 
 
 def context_from_env(env: Mapping[str, str], git: CIContext | None = None) -> CIContext:
@@ -64,10 +64,12 @@ def context_from_env(env: Mapping[str, str], git: CIContext | None = None) -> CI
         base = git or CIContext()
         return replace(base, system="local")
     index = 1 if system == "drone" else 2
-    found = {}
+    found: dict[str, Any] = {}  # field -> value (str)
     for name, sources in _SOURCES.items():
         found[name] = next((env[v] for v in sources[index] if env.get(v)), "")
-    ctx = CIContext(system=system, **found)
+    if system == "drone" and found["build_number"] == "0":
+        found["build_number"] = ""  # drone exec: no build (real builds count from 1)
+    ctx = replace(CIContext(system=system), **found)
     if not ctx.tag and ctx.ref.startswith("refs/tags/"):
         ctx = replace(ctx, tag=ctx.ref.removeprefix("refs/tags/"))
     if not ctx.branch and ctx.ref.startswith("refs/heads/"):
@@ -109,8 +111,56 @@ def context_from_git(cwd: Path) -> CIContext:
     )
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def head_commit(cwd: Path) -> str:
+    """What `git rev-parse HEAD` says in the checkout holding `cwd`, read from `.git` itself (the plugin images
+    carry no git); "" when there is no checkout or HEAD is unborn."""
+    for directory in (cwd, *cwd.parents):
+        dotgit = directory / ".git"
+        if dotgit.is_dir():
+            gitdir = dotgit
+        elif dotgit.is_file() and _read(dotgit).startswith("gitdir:"):  # a worktree or submodule
+            gitdir = directory / _read(dotgit).removeprefix("gitdir:").strip()
+        else:
+            continue
+        common = gitdir / _read(gitdir / "commondir") if (gitdir / "commondir").is_file() else gitdir
+        head = _read(gitdir / "HEAD")
+        if not head.startswith("ref:"):
+            return head if _is_sha(head) else ""
+        ref = head.removeprefix("ref:").strip()
+        sha = _read(gitdir / ref) or _read(common / ref)
+        if not sha:
+            packed = (line.split() for line in _read(common / "packed-refs").splitlines() if line[:1] not in "#^")
+            sha = next((fields[0] for fields in packed if fields[1:] == [ref]), "")
+        return sha if _is_sha(sha) else ""
+    return ""
+
+
+def _is_sha(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
+
+
+def with_git_commit(ctx: CIContext, cwd: Path) -> CIContext:
+    """`ctx` with the workspace's HEAD as its commit when the CI system set none (`drone exec`), noted."""
+    if ctx.commit_sha or ctx.system == "local":
+        return ctx
+    sha = head_commit(cwd)
+    if not sha:
+        return ctx
+    note = f"commit {sha}: the workspace's git HEAD (git rev-parse HEAD in {cwd}); {ctx.system} set no commit SHA"
+    return replace(ctx, commit_sha=sha, notes=(*ctx.notes, note))
+
+
 def read_context(env: Mapping[str, str], values: Values | None = None, cwd: Path | None = None) -> CIContext:
     """The context for this run: the CI system's, else git's, with setting overrides applied."""
-    git = context_from_git(cwd or Path.cwd()) if detect_system(env) == "local" else None
+    cwd = cwd or Path.cwd()
+    git = context_from_git(cwd) if detect_system(env) == "local" else None
     ctx = context_from_env(env, git)
-    return with_overrides(ctx, values) if values is not None else ctx
+    ctx = with_overrides(ctx, values) if values is not None else ctx
+    return with_git_commit(ctx, cwd)

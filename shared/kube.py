@@ -13,6 +13,7 @@ from kubernetes.client.exceptions import ApiException
 
 from shared.auth import KubeAccess
 from shared.errors import AuthError, PluginError
+from shared.restart_grace import NotingRetry, RestartGrace
 
 T = TypeVar("T")
 
@@ -21,11 +22,24 @@ def api_client(access: KubeAccess, timeout: float = 30.0) -> client.ApiClient:
     """An ApiClient for `access`; no global configuration is touched."""
     cfg = client.Configuration()
     config.load_kube_config(config_file=str(access.kubeconfig), client_configuration=cfg, persist_config=False)
-    cfg.retries = urllib3.Retry(total=3, connect=3, read=0, backoff_factor=0.5, status_forcelist=(502, 503, 504))
+    grace = RestartGrace()
+    cfg.retries = NotingRetry(
+        total=3, connect=3, read=0, backoff_factor=0.5, status_forcelist=(502, 503, 504), grace=grace
+    )
     api = client.ApiClient(cfg)
+    api.shipline_grace = grace  # type: ignore[attr-defined]  # shared by every thread using this client
     api.shipline_server = access.server  # type: ignore[attr-defined]  # for error messages
     api.shipline_timeout = timeout  # type: ignore[attr-defined]
     return api
+
+
+def grace_of(api: client.ApiClient) -> RestartGrace:
+    """The client's RestartGrace (one is attached to a client built elsewhere on first use)."""
+    grace = getattr(api, "shipline_grace", None)
+    if not isinstance(grace, RestartGrace):
+        grace = RestartGrace()
+        api.shipline_grace = grace  # type: ignore[attr-defined]
+    return grace
 
 
 def to_dict(api: client.ApiClient, obj: Any) -> dict[str, Any]:

@@ -4,14 +4,14 @@ The wait WATCHES the Deployment (field selector `metadata.name`, as kubectl does
 of its selector, each in a thread that lists, then watches from the list's resourceVersion. A watch that the
 server closes is resumed from the last resourceVersion; one that expired (410 Gone) or lost its connection
 (API server restarting, a proxy cut) is resumed from a fresh list, so no change is missed and none of this is
-reported as a failure. Only the timeout, a failed rollout or refused credentials end the wait.
+reported as a failure; right after a lost connection, 401/403 answers are retried too (`shared.restart_grace`).
+Only the timeout, a failed rollout or refused credentials end the wait.
 """
 
 from __future__ import annotations
 
 import json
 import queue
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -24,13 +24,11 @@ from kubernetes.client.exceptions import ApiException
 
 from shared import rollout
 from shared.errors import PluginError, RolloutFailed
-from shared.kube import explain
+from shared.kube import explain, grace_of
 from shared.log import Log
+from shared.restart_grace import BACKOFF_START, next_delay
 from shared.watching import WINDOW, Watch, WatchExpired
 
-# Transient trouble (connection refused, 5xx, 429) is retried with this backoff, until the caller's deadline.
-BACKOFF_START, BACKOFF_MAX = 0.25, 3.0
-TRANSIENT_STATUS = frozenset({0, 429, 500, 502, 503, 504})
 EVENTS_SHOWN = 20
 
 
@@ -67,18 +65,6 @@ class _Fatal:
     error: PluginError
 
 
-def _transient(error: BaseException) -> bool:
-    """Worth retrying: connection refused/reset, 5xx, 429. Not: 4xx, and TLS verification failures (a wrong CA
-    does not fix itself)."""
-    if isinstance(error, ApiException):
-        return (error.status or 0) in TRANSIENT_STATUS
-    if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
-        error = error.reason
-    if isinstance(error, (urllib3.exceptions.SSLError, ssl.SSLError)):
-        return False
-    return isinstance(error, (urllib3.exceptions.HTTPError, OSError))
-
-
 def _server(api: client.ApiClient) -> str:
     return str(getattr(api, "shipline_server", "the API server"))
 
@@ -91,18 +77,18 @@ def raw(api: client.ApiClient, fn: Callable[..., Any], *args: Any, timeout: floa
 
 
 def retrying(api: client.ApiClient, what: Callable[[], Any], deadline: float, log: Log, action: str) -> Any:
-    """`what()`, retried on transient failures (connection refused, 5xx) until `deadline`; other API errors
-    become one-line PluginError/AuthError."""
+    """`what()`, retried until `deadline` while the API server is away or restarting (`shared.restart_grace`);
+    other API errors become one-line PluginError/AuthError."""
     delay = BACKOFF_START
     while True:
         try:
             return what()
         except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
-            if not _transient(e) or time.monotonic() + delay >= deadline:
+            if not grace_of(api).should_retry(e, deadline, delay):
                 raise explain(e, _server(api)) from None
             log.progress(f"{action}: {explain(e, _server(api))}; retrying")
             time.sleep(delay)
-            delay = min(delay * 2, BACKOFF_MAX)
+            delay = next_delay(delay)
 
 
 JOIN_TIMEOUT = 5.0
@@ -138,6 +124,7 @@ class _Watcher(threading.Thread):
     def run(self) -> None:
         version: str | None = None
         delay = BACKOFF_START
+        grace = grace_of(self.api)
         while not self.stop.is_set():
             try:
                 if version is None:
@@ -152,13 +139,14 @@ class _Watcher(threading.Thread):
             except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
                 if self.stop.is_set():
                     return
-                if not _transient(e):
+                # The waiting thread owns the deadline: here the only bound is the grace window of a 401/403.
+                if not grace.should_retry(e, float("inf"), delay):
                     self.out.put(_Fatal(explain(e, _server(self.api))))
                     return
                 self.out.put(_Note(f"watch of {self.kind}s interrupted ({explain(e, _server(self.api))}); resuming"))
                 version = None
                 self.stop.wait(delay)
-                delay = min(delay * 2, BACKOFF_MAX)
+                delay = next_delay(delay)
             except Exception as e:  # noqa: BLE001 - a thread must report, never die silently
                 self.out.put(_Fatal(PluginError(f"watch of {self.kind}s failed: {type(e).__name__}: {e}")))
                 return

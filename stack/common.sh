@@ -14,6 +14,8 @@ KUBECTL_BIN=$CACHE/bin/kubectl-$KUBE_VERSION
 ETCD_BIN=$CACHE/bin/etcd-$ETCD_VERSION
 KWOK_BIN=$CACHE/bin/kwok-$KWOK_VERSION
 HELM_BIN=$CACHE/bin/helm-$HELM_VERSION/helm
+DRONE_BIN=$CACHE/bin/drone-$DRONE_CLI_VERSION/drone
+WOODPECKER_BIN=$CACHE/bin/woodpecker-$WOODPECKER_VERSION/woodpecker-cli
 CLUSTER_NAME=shipline
 REAL_NODE_NAME=shipline-real
 # On the kwok nodes (kwok's own key): pods land there only when they tolerate it.
@@ -29,11 +31,13 @@ ENV_FILE=$STACK_STATE/env
 log() { printf '[stack %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[stack] FAILED: %s\n' "$*" >&2; exit 1; }
 
-# pid_alive PIDFILE COMM: the pid in PIDFILE is a running process named COMM (so a recycled pid is never ours).
+# pid_alive PIDFILE COMM: the pid in PIDFILE is a running process named COMM (so a recycled pid is never ours),
+# and not a zombie (a killed daemon nobody has reaped still answers kill -0).
 pid_alive() {
   [ -s "$1" ] || return 1
   local pid; pid=$(cat "$1")
-  kill -0 "$pid" 2>/dev/null && [ "$(ps -o comm= -p "$pid" 2>/dev/null)" = "$2" ]
+  kill -0 "$pid" 2>/dev/null && [ "$(ps -o comm= -p "$pid" 2>/dev/null)" = "$2" ] \
+    && case $(ps -o stat= -p "$pid" 2>/dev/null) in Z*) false ;; *) true ;; esac
 }
 
 # stop_pid PIDFILE COMM: TERM, wait up to 20 s, then KILL; removes the pidfile.
@@ -60,6 +64,24 @@ docker_answers() {
     unix://*) curl -sf --max-time 5 --unix-socket "${host#unix://}" http://docker/_ping >/dev/null 2>&1 ;;
     *) DOCKER_HOST=$host timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ;;
   esac
+}
+
+registry_status() {  # HOST:PORT -> HTTP status of /v2/ without credentials
+  curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$1/v2/" 2>/dev/null || true
+}
+
+# start_registry: docker-registry with the config up.sh wrote, on its recorded port; waits until /v2/ answers.
+start_registry() {
+  local port i; port=$(cat "$REGISTRY_DIR/port")
+  log "registry: starting docker-registry on 127.0.0.1:$port"
+  setsid docker-registry serve "$REGISTRY_DIR/config.yml" >>"$REGISTRY_DIR/registry.log" 2>&1 </dev/null &
+  echo $! > "$REGISTRY_DIR/registry.pid"
+  for i in $(seq 1 120); do
+    [ "$(registry_status "127.0.0.1:$port")" = 401 ] && return 0
+    pid_alive "$REGISTRY_DIR/registry.pid" docker-registry || die "docker-registry exited; see $REGISTRY_DIR/registry.log: $(tail -3 "$REGISTRY_DIR/registry.log")"
+    sleep 0.25
+  done
+  die "docker-registry on 127.0.0.1:$port does not answer /v2/ after 30 s"
 }
 
 # The admin kubectl of the stack (version-matched, built into the cache).

@@ -50,7 +50,8 @@ export PATH=$PATH:/usr/sbin:/sbin
 log "binaries: cache $CACHE/bin (stack/build-bins.sh; cold Kubernetes build takes 10-20 min)"
 "$STACK_SRC/build-bins.sh" all >/dev/null || die "building the stack's binaries failed (see output above)"
 for b in "$KUBE_BIN/kube-apiserver" "$KUBE_BIN/kube-controller-manager" "$KUBE_BIN/kube-scheduler" \
-         "$KUBECTL_BIN/kubectl" "$ETCD_BIN/etcd" "$KWOK_BIN/kwok" "$KWOK_BIN/kwokctl" "$HELM_BIN"; do
+         "$KUBECTL_BIN/kubectl" "$ETCD_BIN/etcd" "$KWOK_BIN/kwok" "$KWOK_BIN/kwokctl" "$HELM_BIN" \
+         "$DRONE_BIN" "$WOODPECKER_BIN"; do
   [ -x "$b" ] || die "missing binary $b after stack/build-bins.sh"
 done
 
@@ -109,6 +110,8 @@ else
 fi
 echo "$docker_owner" > "$DOCKER_DIR/owner"
 export DOCKER_HOST
+# The runners' CLIs carry older Docker clients: they are told the engine's API version (DOCKER_API_VERSION).
+docker_api=$(docker version --format '{{.Server.APIVersion}}' 2>/dev/null) || die "docker version failed on $DOCKER_HOST"
 
 # ---------------------------------------------------------------------------------------------------------------
 # 3. Registry: Debian's docker-registry (distribution) on 127.0.0.1:<port>, htpasswd (bcrypt) auth
@@ -125,9 +128,6 @@ if [ ! -s "$REGISTRY_DIR/htpasswd" ]; then
 fi
 [ -s "$REGISTRY_DIR/http-secret" ] || (umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' > "$REGISTRY_DIR/http-secret")
 
-registry_status() {  # URL -> HTTP status of /v2/ without credentials
-  curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$1/v2/" 2>/dev/null || true
-}
 registry_auth_status() {  # URL -> HTTP status of /v2/ with credentials (given to curl on stdin, not argv)
   printf 'user = "%s:%s"\n' "$REGISTRY_USERNAME" "$REGISTRY_PASSWORD" |
     curl -s -o /dev/null -w '%{http_code}' --max-time 5 -K - "http://$1/v2/" 2>/dev/null || true
@@ -164,14 +164,7 @@ auth:
     path: $REGISTRY_DIR/htpasswd
 EOF
   chmod 600 "$REGISTRY_DIR/config.yml"
-  log "registry: starting docker-registry on 127.0.0.1:$registry_port"
-  setsid docker-registry serve "$REGISTRY_DIR/config.yml" >"$REGISTRY_DIR/registry.log" 2>&1 </dev/null &
-  echo $! > "$REGISTRY_DIR/registry.pid"
-  for i in $(seq 1 60); do
-    [ "$(registry_status "127.0.0.1:$registry_port")" = 401 ] && break
-    pid_alive "$REGISTRY_DIR/registry.pid" docker-registry || die "docker-registry exited; see $REGISTRY_DIR/registry.log: $(tail -3 "$REGISTRY_DIR/registry.log")"
-    sleep 0.25
-  done
+  start_registry
 fi
 REGISTRY=127.0.0.1:$registry_port
 s_anon=$(registry_status "$REGISTRY"); s_auth=$(registry_auth_status "$REGISTRY")
@@ -194,11 +187,10 @@ options:
   bindAddress: 127.0.0.1
   # used only when no kubectl is on PATH (we put ours first anyway); the default is a dl.k8s.io URL
   kubectlBinary: $KUBECTL_BIN/kubectl
-# What the real node (stack/node.sh) needs from the control plane:
 componentsPatches:
 - name: kube-apiserver
   extraArgs:
-  # the kubelet joins with a bootstrap token (TLS bootstrap), not an admin credential
+  # the real node's kubelet (stack/node.sh) joins with a bootstrap token (TLS bootstrap), not an admin credential
   - {key: enable-bootstrap-token-auth, value: "true"}
   # kubectl logs/exec: the apiserver authenticates to the kubelet with a client certificate
   - {key: kubelet-client-certificate, value: $pki/admin.crt}
@@ -208,11 +200,17 @@ componentsPatches:
   # besides the default admission plugins: these three place pods (namespace annotations pick the real node
   # or the kwok nodes) and confine the kubelet to its own Node and pods
   - {key: enable-admission-plugins, value: "NodeRestriction,PodNodeSelector,PodTolerationRestriction"}
+# With leader election on, the controller-manager and the scheduler exit when they cannot renew their lease, i.e.
+# whenever the API server restarts (fault tests do that). There is only ever one of each here.
 - name: kube-controller-manager
   extraArgs:
-  # signs the kubelet's client certificate (the CSR is approved automatically for bootstrap-token users)
+  - {key: leader-elect, value: "false"}
+  # signs the real node's kubelet client certificate (the CSR is approved automatically for bootstrap-token users)
   - {key: cluster-signing-cert-file, value: $pki/ca.crt}
   - {key: cluster-signing-key-file, value: $pki/ca.key}
+- name: kube-scheduler
+  extraArgs:
+  - {key: leader-elect, value: "false"}
 - name: kwok-controller
   extraArgs:
   # only the fake nodes (kwokctl's node template annotates them): the real node's pods are the kubelet's
@@ -252,12 +250,12 @@ if [ -f "$cluster_dir/kwok.yaml" ]; then
   if [ "$(cat "$KWOK_DIR/config.sum" 2>/dev/null)" != "$config_sum" ]; then
     log "kubernetes: cluster configuration changed (stages/delays/versions): recreating the cluster"
     delete_cluster; create_cluster
-  elif kube_ready; then
-    log "kubernetes: cluster '$CLUSTER_NAME' is running"
   else
-    log "kubernetes: starting the existing cluster '$CLUSTER_NAME'"
-    if ! kwokctl_stack start cluster --name "$CLUSTER_NAME" --wait 120s >"$KWOK_DIR/start.log" 2>&1 || ! kube_ready; then
-      log "kubernetes: start failed ($(tail -1 "$KWOK_DIR/start.log")): recreating the cluster"
+    # Every component alive and healthy; what died (an API server restart used to take the controller-manager
+    # and the scheduler with it) is started again.
+    log "kubernetes: checking every component of cluster '$CLUSTER_NAME' (stack/cluster.sh heal)"
+    if ! "$STACK_SRC/cluster.sh" heal; then
+      log "kubernetes: the cluster did not heal: recreating it"
       delete_cluster; create_cluster
     fi
   fi
@@ -267,6 +265,8 @@ else
 fi
 for i in $(seq 1 120); do kube_ready && break; sleep 0.5; done
 kube_ready || die "kube-apiserver does not answer /readyz; see $cluster_dir/logs/"
+"$STACK_SRC/cluster.sh" heal || die "the cluster's components are not all healthy; see stack/cluster.sh status and $cluster_dir/logs/"
+log "kubernetes: every component healthy: $("$STACK_SRC/cluster.sh" status | awk 'NR > 1 { printf "%s%s", sep, $1; sep = ", " }')"
 [ -z "$(ls -A "$KWOK_DIR/cache" 2>/dev/null)" ] || log "WARNING: kwokctl cached downloads in $KWOK_DIR/cache: $(ls "$KWOK_DIR/cache")"
 
 nodes=$(kubectl_admin get nodes -l type=kwok -o name 2>/dev/null | wc -l)
@@ -358,6 +358,9 @@ q() { case $1 in *[!A-Za-z0-9_./:@%+=,-]*) printf "'%s'" "$(printf %s "$1" | sed
   echo "KUBE_VERSION=$KUBE_VERSION"
   echo "KUBECTL=$(q "$KUBECTL_BIN/kubectl")"
   echo "HELM_BIN=$(q "$HELM_BIN")"
+  echo "DRONE_BIN=$(q "$DRONE_BIN")"
+  echo "WOODPECKER_BIN=$(q "$WOODPECKER_BIN")"
+  echo "DOCKER_ENGINE_API_VERSION=$docker_api"
   echo "KWOK_BIN=$(q "$KWOK_BIN")"
   echo "KWOK_WORKDIR=$(q "$KWOK_DIR")"
   echo "KWOK_CLUSTER=$CLUSTER_NAME"

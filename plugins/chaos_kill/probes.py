@@ -23,8 +23,9 @@ from plugins.chaos_kill.plan import Probe
 from plugins.chaos_kill.selection import Key, controller_of, show
 from shared import http_checks, rollout
 from shared.errors import PluginError
-from shared.kube import explain
+from shared.kube import explain, grace_of
 from shared.report import Check
+from shared.restart_grace import BACKOFF_START, next_delay
 from shared.watching import WINDOW, Watch, WatchError
 
 Obj = dict[str, Any]
@@ -77,27 +78,38 @@ class Reader:
         self.api, self.namespace = api, namespace
         self.core, self.apps, self.batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
         self.timeout = float(getattr(api, "shipline_timeout", 30.0))
+        self.server = str(getattr(api, "shipline_server", "the API server"))
+        self.grace = grace_of(api)
 
-    def _raw(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Obj:
-        try:
-            resp = fn(*args, _preload_content=False, _request_timeout=self.timeout, **kwargs)
-            result: Obj = json.loads(resp.data)
-            return result
-        except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
-            raise explain(e, str(getattr(self.api, "shipline_server", "the API server"))) from None
+    def _raw(self, fn: Callable[..., Any], *args: Any, deadline: float | None = None, **kwargs: Any) -> Obj:
+        """One read; with a `deadline`, retried while the API server is away or restarting (`restart_grace`)."""
+        delay = BACKOFF_START
+        while True:
+            try:
+                resp = fn(*args, _preload_content=False, _request_timeout=self.timeout, **kwargs)
+                result: Obj = json.loads(resp.data)
+                return result
+            except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
+                if deadline is None or not self.grace.should_retry(e, deadline, delay):
+                    raise explain(e, self.server) from None
+            time.sleep(delay)
+            delay = next_delay(delay)
 
-    def list_pods(self, label_selector: str | None = None, field_selector: str | None = None) -> Obj:
+    def list_pods(
+        self, label_selector: str | None = None, field_selector: str | None = None, deadline: float | None = None
+    ) -> Obj:
         kwargs = {k: v for k, v in (("label_selector", label_selector), ("field_selector", field_selector)) if v}
-        return self._raw(self.core.list_namespaced_pod, self.namespace, **kwargs)
+        return self._raw(self.core.list_namespaced_pod, self.namespace, deadline=deadline, **kwargs)
 
-    def read(self, key: Key) -> Obj:
+    def read(self, key: Key, deadline: float | None = None) -> Obj:
         kind, name = key
         if kind in _APPS:
-            return self._raw(getattr(self.apps, f"read_namespaced_{_APPS[kind]}"), name, self.namespace)
+            fn = getattr(self.apps, f"read_namespaced_{_APPS[kind]}")
+            return self._raw(fn, name, self.namespace, deadline=deadline)
         if kind == "Job":
-            return self._raw(self.batch.read_namespaced_job, name, self.namespace)
+            return self._raw(self.batch.read_namespaced_job, name, self.namespace, deadline=deadline)
         if kind == "ReplicationController":
-            return self._raw(self.core.read_namespaced_replication_controller, name, self.namespace)
+            return self._raw(self.core.read_namespaced_replication_controller, name, self.namespace, deadline=deadline)
         raise PluginError(f"cannot read a {kind}")
 
     def owners(self, pods: list[Obj]) -> dict[Key, Obj]:
@@ -115,13 +127,20 @@ class Reader:
         return found
 
     def watch(self, fn: Callable[..., Any], version: str, deadline: float, **selector: Any) -> Iterator[Obj]:
-        """Watch events from `version` until `deadline` (resuming when the server closes a window)."""
+        """Watch events from `version` until `deadline`, resuming when the server closes a window or the
+        connection drops, and riding out an API server restart (`restart_grace`)."""
+        delay = BACKOFF_START
         while (remaining := deadline - time.monotonic()) > 0:
             window = max(1, min(WINDOW, int(remaining + 0.999)))
             try:
                 opened = Watch(fn, self.namespace, version, window=window, read_timeout=window + 10, **selector)
             except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
-                raise explain(e, str(getattr(self.api, "shipline_server", "the API server"))) from None
+                if not self.grace.should_retry(e, deadline, delay):
+                    raise explain(e, self.server) from None
+                time.sleep(delay)
+                delay = next_delay(delay)
+                continue
+            delay = BACKOFF_START
             with opened as watch:
                 try:
                     for kind, obj in watch:
@@ -129,7 +148,7 @@ class Reader:
                         if time.monotonic() >= deadline:
                             return
                 except (urllib3.exceptions.HTTPError, OSError):
-                    pass  # the connection dropped; watch again from the last version seen
+                    self.grace.connection_lost()  # the connection dropped; watch again from the last version seen
             version = watch.version
 
     # -- recovery ------------------------------------------------------------------------------------------
@@ -143,47 +162,57 @@ class Reader:
         targets = {k: v for k, v in workloads.items() if desired_pods(k, v) is not None}
         owner_of = _owner_map(owners)
         pods = _PodState(owner_of, killed)
-        listed = self.list_pods()
-        pods.sync(listed.get("items") or [])
-        done_at = time.monotonic() if pods.complete(targets) else None
-        if done_at is None:
-            try:
-                for event in self.watch(self.core.list_namespaced_pod, listed["metadata"]["resourceVersion"], deadline):
-                    pods.apply(event)
-                    if pods.complete(targets):
-                        done_at = time.monotonic()
-                        break
-            except WatchError:  # expired (410) or another server error: read afresh
-                pods.sync(self.list_pods().get("items") or [])
-                done_at = time.monotonic() if pods.complete(targets) else None
+        done_at = self._wait_pods_ready(pods, targets, deadline)
         if done_at is None:
             return Recovery(False, time.monotonic() - started, pods.missing(targets))
         # The pods are back; now each workload's status must say so too (the controllers may lag a moment).
         for key in sorted(targets):
             at = self._wait_available(key, deadline)
             if at is None:
-                current = self.read(key)
+                current = self.read(key, deadline=time.monotonic() + self.timeout)
                 verdict = availability(key[0], current)
                 return Recovery(False, time.monotonic() - started, (f"{show(key)}: {verdict.message}",))
             done_at = max(done_at, at)
         return Recovery(True, done_at - started, ())
 
+    def _wait_pods_ready(self, pods: _PodState, targets: Mapping[Key, Obj], deadline: float) -> float | None:
+        """When every target has its Ready pods (None: not by `deadline`). A watch the server ends with an error
+        (410 Gone after an API server restart, say) is followed by a fresh list and a new watch."""
+        while True:
+            listed = self.list_pods(deadline=deadline)
+            pods.sync(listed.get("items") or [])
+            if pods.complete(targets):
+                return time.monotonic()
+            if time.monotonic() >= deadline:
+                return None
+            try:
+                for event in self.watch(self.core.list_namespaced_pod, listed["metadata"]["resourceVersion"], deadline):
+                    pods.apply(event)
+                    if pods.complete(targets):
+                        return time.monotonic()
+            except WatchError:
+                time.sleep(BACKOFF_START)
+
     def _wait_available(self, key: Key, deadline: float) -> float | None:
+        """When workload `key` reports itself fully available (0.0: it already does; None: not by `deadline`),
+        listing and watching afresh after a watch error as above."""
         kind, name = key
-        current = self.read(key)
-        if availability(kind, current).ok:
-            return 0.0
         fn = getattr(self.apps, f"list_namespaced_{_APPS[kind]}") if kind in _APPS else None
-        if fn is None:
-            return None
-        version = current["metadata"]["resourceVersion"]
-        try:
-            for event in self.watch(fn, version, deadline, field_selector=f"metadata.name={name}"):
-                if event.get("type") != "DELETED" and availability(kind, event["object"]).ok:
-                    return time.monotonic()
-        except WatchError:  # expired (410) or another server error: read afresh
-            return time.monotonic() if availability(kind, self.read(key)).ok else None
-        return None
+        at: float = 0.0
+        while True:
+            current = self.read(key, deadline=deadline)
+            if availability(kind, current).ok:
+                return at
+            if fn is None or time.monotonic() >= deadline:
+                return None
+            try:
+                version = current["metadata"]["resourceVersion"]
+                for event in self.watch(fn, version, deadline, field_selector=f"metadata.name={name}"):
+                    if event.get("type") != "DELETED" and availability(kind, event["object"]).ok:
+                        return time.monotonic()
+            except WatchError:
+                time.sleep(BACKOFF_START)
+            at = time.monotonic()  # available at the re-read, if it says so
 
 
 def _readable(kind: str) -> bool:

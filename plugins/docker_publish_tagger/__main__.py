@@ -15,6 +15,7 @@ from plugins.docker_publish_tagger.settings import DECLARATION
 from shared.auth import registry_auth
 from shared.ci import read_context
 from shared.log import Log
+from shared.preflight import check_docker_socket
 from shared.runner import run_plugin
 from shared.settings import Values
 
@@ -23,7 +24,7 @@ README = Path(__file__).with_name("README.md")
 
 def execute(values: Values, log: Log) -> int:
     # Settings -> plan (pure) -> input checks: everything that can be wrong with the input fails here.
-    plan = make_plan(values, read_context(os.environ), os.environ, datetime.now(UTC))
+    plan = make_plan(values, read_context(os.environ, values), os.environ, datetime.now(UTC))
     log.mask(*(plan.build.build_args[name] for name in plan.build.secret_args))
     check_sources(plan.build)
     auth = registry_auth(values, plan.destination.registry)
@@ -32,6 +33,7 @@ def execute(values: Values, log: Log) -> int:
     for warning in plan.warnings:
         log.warn(warning)
     log.info("\n".join(plan.describe()))
+    check_docker_socket(values.docker_host)  # before building: a socket we cannot open fails here, not mid-push
     client = connect(values.docker_host)
     try:
         publish(plan, client, Registry(plan.destination, auth, log), auth, log)

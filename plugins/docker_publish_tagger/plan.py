@@ -66,7 +66,8 @@ class PublishPlan:
     def describe(self) -> list[str]:
         """The plan as the operator reads it (dry_run prints this)."""
         b = self.build
-        lines = [f"context     {b.context}", f"dockerfile  {b.dockerfile}"]
+        lines = [f"ci          {note}" for note in self.ctx.notes]
+        lines += [f"context     {b.context}", f"dockerfile  {b.dockerfile}"]
         lines += [f"target      {b.target}"] if b.target else []
         lines += [f"build arg   {k}={v}" for k, v in b.shown_args().items()]
         lines += [f"label       {k}={v}" for k, v in b.labels.items()]

@@ -19,7 +19,8 @@ LONG_TAG = 64  # some registries' UIs and older tools cut tags here; the seed wa
 _SEMVER = re.compile(
     r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
-    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?",
+    re.ASCII,  # \d is any Unicode digit otherwise: "v١.٢.٣" is not a version
 )
 _SHA = re.compile(r"[0-9a-f]{7,64}")
 
@@ -54,11 +55,22 @@ def variable(field: str, system: str) -> str:
     return _VARIABLES[field].get(system, f"PLUGIN_{field.upper()}")
 
 
+# Where a CI field comes from on each runner, for the message when it is missing.
+_WHERE = {
+    ("build_number", "drone"): "Drone sets it for every build; `drone exec` sets none",
+    (
+        "build_number",
+        "woodpecker",
+    ): "Woodpecker sets it for every pipeline; `woodpecker-cli exec` takes --pipeline-number",
+}
+
+
 def _missing(field: str, ctx: CIContext, strategy: str) -> SettingsError:
     name = variable(field, ctx.system)
     override = f"PLUGIN_{field.upper()}"
     if name != override:
-        where = f"or set {override}"
+        origin = _WHERE.get((field, ctx.system))
+        where = f"{origin}: set {override} (the {field} setting)" if origin else f"or set {override}"
     elif field == "build_number":
         where = "outside CI there is no build number: set it"
     else:

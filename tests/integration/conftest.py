@@ -12,13 +12,17 @@ in CI a missing stack is a failure, never a silent skip.
                  `@pytest.mark.real_node` (stacklib.placement_annotations)
   registry       session: stacklib.Registry(host, username, password)
   docker_client  session: docker.DockerClient on the stack's DOCKER_HOST
+  scratch_repo   function: a fresh repository name in the registry (local tags removed afterwards)
+  images         session: the four plugin images, built by scripts/images.sh (plugin -> image reference)
 
 Every test under tests/integration is marked `integration`.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +33,10 @@ import requests
 from kubernetes import client, config, utils
 from kubernetes.client.rest import ApiException
 
+from demo.plugins import PLUGINS, image_of
+
 from .stacklib import (
+    REPO_ROOT,
     REQUIRED_KEYS,
     STACK_ENV,
     Namespace,
@@ -107,6 +114,19 @@ def docker_client(stack: dict[str, str]) -> Iterator[docker.DockerClient]:
     engine.close()
 
 
+@pytest.fixture(scope="session")
+def images(stack: dict[str, str]) -> dict[str, str]:
+    """The four images, built once per session (Docker's cache makes a rebuild of unchanged code quick)."""
+    env = {**os.environ, "DOCKER_HOST": stack["DOCKER_HOST"], "HELM_BIN": stack["HELM_BIN"]}
+    done = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "images.sh")], env=env, capture_output=True, text=True, timeout=1800, check=False
+    )
+    assert done.returncode == 0, f"scripts/images.sh failed:\n{done.stderr[-4000:]}"
+    for plugin in PLUGINS:
+        assert image_of(plugin) in done.stdout, f"no size reported for {image_of(plugin)}:\n{done.stdout}"
+    return {plugin: image_of(plugin) for plugin in PLUGINS}
+
+
 @pytest.fixture
 def namespace(
     request: pytest.FixtureRequest, stack: dict[str, str], kube_admin: client.ApiClient
@@ -139,3 +159,13 @@ def namespace(
     except ApiException as exc:
         if exc.status != 404:
             raise
+
+
+@pytest.fixture
+def scratch_repo(registry: Registry, docker_client: docker.DockerClient) -> Iterator[str]:
+    """A repository name of the stack's registry no other test uses; its local tags are removed afterwards."""
+    name = f"{registry.host}/it/scratch-{uuid.uuid4().hex[:10]}"
+    yield name
+    for image in docker_client.images.list(name=name):
+        for ref in image.tags:
+            docker_client.images.remove(ref, noprune=False)

@@ -1,5 +1,6 @@
 """The four plugin images: built on the local base by scripts/images.sh (what `make images` runs), and used the
-design card's third way: `docker run --rm --network host -e PLUGIN_...` against the real stack."""
+design card's third way: `docker run --rm --network host -e PLUGIN_...` against the real stack, with the workspace
+and socket as CI runners hand them over (root-owned 0755 workspace, the engine's socket as it is)."""
 
 from __future__ import annotations
 
@@ -27,19 +28,6 @@ def image(plugin: str) -> str:
     return f"shipline/{plugin}:{os.environ.get('SHIPLINE_IMAGE_TAG') or VERSION}"
 
 
-@pytest.fixture(scope="session")
-def images(stack: dict[str, str]) -> dict[str, str]:
-    """The four images, built once per session (Docker's cache makes a rebuild of unchanged code quick)."""
-    env = {**os.environ, "DOCKER_HOST": stack["DOCKER_HOST"], "HELM_BIN": stack["HELM_BIN"]}
-    done = subprocess.run(
-        [str(ROOT / "scripts" / "images.sh")], env=env, capture_output=True, text=True, timeout=1800, check=False
-    )
-    assert done.returncode == 0, f"scripts/images.sh failed:\n{done.stderr[-4000:]}"
-    for plugin in PLUGINS:
-        assert image(plugin) in done.stdout, f"no size reported for {image(plugin)}:\n{done.stdout}"
-    return {plugin: image(plugin) for plugin in PLUGINS}
-
-
 def docker(
     stack: Mapping[str, str], *args: str, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -49,20 +37,27 @@ def docker(
 
 
 def run_plugin(
-    stack: Mapping[str, str], plugin: str, env: Mapping[str, str], workdir: Path, docker_socket: bool = False
+    stack: Mapping[str, str],
+    plugin: str,
+    env: Mapping[str, str],
+    workdir: Path,
+    docker_socket: bool = False,
+    user: str = "",
 ) -> subprocess.CompletedProcess[str]:
     args = ["run", "--rm", "--network", "host", "-v", f"{workdir}:{workdir}", "-w", str(workdir)]
+    args += ["--user", user] if user else []
     if docker_socket:
         sock = stack["DOCKER_HOST"].removeprefix("unix://")
-        args += ["-v", f"{sock}:/var/run/docker.sock", "--group-add", str(os.stat(sock).st_gid)]
+        args += ["-v", f"{sock}:/var/run/docker.sock"]
     for name in sorted(env):
         args += ["-e", name]
     return docker(stack, *args, image(plugin), env=env)
 
 
 def workspace(tmp_path: Path) -> Path:
-    """A CI-like workspace the images' non-root user (uid 10001) can write to."""
-    tmp_path.chmod(0o777)
+    """A workspace as Drone's and Woodpecker's clone step leaves it: root-owned, 0755."""
+    assert os.geteuid() == 0, "the integration tests run as root, like the stack they use"
+    tmp_path.chmod(0o755)
     return tmp_path
 
 
@@ -80,11 +75,11 @@ def kube_env(ns: Namespace, stack: Mapping[str, str]) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("plugin", PLUGINS)
-def test_image_is_multi_stage_non_root_with_labels(images: dict[str, str], stack: dict[str, str], plugin: str) -> None:
+def test_image_is_multi_stage_root_with_labels(images: dict[str, str], stack: dict[str, str], plugin: str) -> None:
     inspected = docker(stack, "image", "inspect", images[plugin])
     assert inspected.returncode == 0, inspected.stderr
     config = json.loads(inspected.stdout)[0]["Config"]
-    assert config["User"] == "10001:10001"
+    assert config["User"] == "0:0"  # runners hand over a root-owned workspace and socket (README, security)
     assert config["Entrypoint"] == [f"/opt/shipline/bin/{plugin}"]
     labels = config["Labels"]
     assert labels["org.opencontainers.image.title"] == plugin
@@ -96,7 +91,7 @@ def test_image_is_multi_stage_non_root_with_labels(images: dict[str, str], stack
         stack, "run", "--rm", "--entrypoint", "sh", images[plugin], "-c",
         "id -u; test ! -e /wheels && test ! -e /opt/shipline/bin/pip && echo clean",
     )  # fmt: skip
-    assert probe.stdout.split() == ["10001", "clean"], probe.stdout + probe.stderr
+    assert probe.stdout.split() == ["0", "clean"], probe.stdout + probe.stderr
 
 
 def test_deploy_image_carries_helm_3(images: dict[str, str], stack: dict[str, str]) -> None:
@@ -150,6 +145,66 @@ def test_publish_image_builds_and_pushes(images: dict[str, str], stack: dict[str
     )
     assert head.status_code == 200
     assert head.headers["Docker-Content-Digest"] == handoff["digest"]
+
+
+def _publish_env(stack: Mapping[str, str], repo: str) -> dict[str, str]:
+    return {
+        "DRONE": "true",
+        "DRONE_BUILD_NUMBER": "7",
+        "DRONE_COMMIT_SHA": "0123456789abcdef0123456789abcdef01234567",
+        "PLUGIN_REPO": repo,
+        "PLUGIN_USERNAME": stack["REGISTRY_USERNAME"],
+        "PLUGIN_PASSWORD": stack["REGISTRY_PASSWORD"],
+    }
+
+
+def _nothing_published(stack: Mapping[str, str], repo: str) -> None:
+    """Neither the engine nor the registry has anything of `repo`."""
+    assert docker(stack, "image", "ls", "-q", repo).stdout.strip() == "", f"{repo} was built"
+    listed = requests.get(
+        f"http://{stack['REGISTRY']}/v2/{repo.split('/', 1)[1]}/tags/list",
+        auth=(stack["REGISTRY_USERNAME"], stack["REGISTRY_PASSWORD"]),
+        timeout=10,
+    )
+    assert listed.status_code == 404, f"{repo} was pushed: {listed.text}"
+
+
+def test_publish_as_non_root_in_a_root_owned_workspace_fails_before_building(
+    images: dict[str, str], stack: dict[str, str], tmp_path: Path
+) -> None:
+    """`docker run --user 10001` on the workspace a runner hands over: exit 2 naming the output, the uid and the
+    fix, no traceback, nothing built or pushed."""
+    ws = workspace(tmp_path)
+    (ws / "Dockerfile").write_text("FROM scratch\nLABEL test=preflight\n")
+    repo = f"{stack['REGISTRY']}/it-images/preflight-{uuid.uuid4().hex[:8]}"
+    sock_gid = str(os.stat(stack["DOCKER_HOST"].removeprefix("unix://")).st_gid)
+    user = f"10001:{sock_gid}"  # the socket's group, so the workspace is the only problem
+    done = run_plugin(stack, "docker-publish-tagger", _publish_env(stack, repo), ws, docker_socket=True, user=user)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert f'PLUGIN_OUTPUT_FILE: "{Path(".shipline/publish.json")}" cannot be written' in output
+    assert f"{ws}, where it would be created, is not writable (owned by uid 0:0, mode 0755)" in output
+    assert "this step runs as uid 10001" in output and "Run the image as root" in output
+    assert "Traceback" not in output
+    _nothing_published(stack, repo)
+
+
+def test_publish_that_cannot_open_the_socket_fails_before_building(
+    images: dict[str, str], stack: dict[str, str], tmp_path: Path
+) -> None:
+    """The socket as the host has it (root:docker 0660) and a user without its group: exit 1 with the fix."""
+    ws = workspace(tmp_path)
+    ws.chmod(0o777)  # only the socket is in the way
+    (ws / "Dockerfile").write_text("FROM scratch\nLABEL test=preflight\n")
+    repo = f"{stack['REGISTRY']}/it-images/preflight-{uuid.uuid4().hex[:8]}"
+    env = _publish_env(stack, repo)
+    done = run_plugin(stack, "docker-publish-tagger", env, ws, docker_socket=True, user="10001:10001")
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "cannot open the Docker socket /var/run/docker.sock" in output
+    assert "this step runs as uid 10001" in output and "--group-add" in output
+    assert "Traceback" not in output
+    _nothing_published(stack, repo)
 
 
 def test_deploy_verify_and_chaos_images_on_the_stack(

@@ -421,38 +421,7 @@ def test_assess_waits_for_the_new_replicaset() -> None:
 
 # -- rollout_wait's pure helpers ------------------------------------------------------------------------------
 
-import ssl  # noqa: E402
-
-import urllib3  # noqa: E402
-from kubernetes.client.exceptions import ApiException  # noqa: E402
-
 from shared import rollout_wait  # noqa: E402
-
-
-@pytest.mark.parametrize(
-    ("error", "transient"),
-    [
-        pytest.param(ApiException(status=503), True, id="503"),
-        pytest.param(ApiException(status=429), True, id="429"),
-        pytest.param(ApiException(status=403), False, id="403"),
-        pytest.param(ApiException(status=404), False, id="404"),
-        pytest.param(ConnectionRefusedError(111, "Connection refused"), True, id="refused"),
-        pytest.param(urllib3.exceptions.ProtocolError("Connection broken"), True, id="cut"),
-        pytest.param(
-            urllib3.exceptions.MaxRetryError(None, "/", urllib3.exceptions.NewConnectionError(None, "refused")),  # type: ignore[arg-type]
-            True,
-            id="retries-exhausted",
-        ),
-        pytest.param(
-            urllib3.exceptions.MaxRetryError(None, "/", urllib3.exceptions.SSLError("CERTIFICATE_VERIFY_FAILED")),
-            False,
-            id="tls-verification",
-        ),
-        pytest.param(ssl.SSLCertVerificationError("bad"), False, id="ssl"),
-    ],
-)
-def test_transient(error: BaseException, transient: bool) -> None:
-    assert rollout_wait._transient(error) is transient
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,309 @@
+"""The project's own pipelines under the real runners, with the plugin images `make images` builds:
+
+- `.drone.yml` with `drone exec` (drone-cli, which embeds drone-runner-docker), its `deliver` pipeline;
+- `.woodpecker.yml` with `woodpecker-cli exec --backend-engine docker` (Woodpecker 1.0.5, the newest CLI the Go
+  module proxy serves; its exec runs the pipeline's Woodpecker 2/3 list form of `steps:`, which its schema lint,
+  `woodpecker-cli lint`, does not know).
+
+Each runs in a fresh clone of this repository, root-owned 0755 as a runner's clone step leaves it, with the host
+engine's socket mounted as it is (no group added, no chmod step). The run fails the test if any step fails, and
+the registry and the cluster must end as the pipeline says: the tags pushed resolve to the handed-off digest, and
+the stable Deployment serves that digest on every replica with the canary gone.
+
+What differs from the files as committed is only what this machine needs, made in `for_local_stack` and checked
+by `test_local_adaptation_changes_only_the_environment`: the images' tag, the registry host, the engine's socket,
+host networking (the stack listens on 127.0.0.1), a base image that exists here (nothing can be pulled), no HTTP
+checks (kwok pods run no containers), and no `test` step (its python image cannot be pulled; `make test` runs
+those tests itself). Secrets reach `drone exec` through `--secret-file` and `woodpecker-cli exec` 1.0.5 through
+matrix values (its only way).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from kubernetes import client
+
+from demo.cluster import Cluster
+from demo.plugins import image_of
+from tests.unit.shared.runner_fixtures import captured
+
+from .runner_env import capture, runner_environment, woodpecker_exec
+from .stacklib import REPO_ROOT
+
+NAMESPACE = "shop"  # what both pipelines deploy to
+APP = "example-app"
+PUBLISHED_REPO = "registry.example.com/shop/example-app"
+LOCAL_BASE = "shipline/python-base:bookworm"
+HTTP_SETTINGS = ("urls", "expect_body", "requests_per_url", "max_error_rate", "warmup_retries")
+BUILD_NUMBER = "5"
+RUN_TIMEOUT = 3600  # a hung runner ends the test; a slow one (2 busy cores) still passes
+
+
+def image_tag() -> str:
+    """The tag `make images` gives the plugin images (demo.plugins.image_of's rule)."""
+    return image_of("docker-publish-tagger").rpartition(":")[2]
+
+
+def for_local_stack(steps: list[dict[str, Any]], stack: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The pipeline's steps as this machine can run them (see the module docstring); nothing else changes."""
+    sock = stack["DOCKER_HOST"].removeprefix("unix://")
+    result = []
+    for original in steps:
+        if original["name"] == "test":
+            continue
+        step = copy.deepcopy(original)
+        repo, _, _ = step["image"].rpartition(":")
+        step["image"] = f"{repo}:{image_tag()}"
+        step["network_mode"] = "host"
+        settings = step.get("settings", {})
+        if settings.get("repo") == PUBLISHED_REPO:
+            settings["repo"] = PUBLISHED_REPO.replace("registry.example.com", stack["REGISTRY"])
+            settings["build_args"] = {"BASE_IMAGE": LOCAL_BASE}
+        for name in HTTP_SETTINGS:
+            settings.pop(name, None)
+        step["volumes"] = [
+            f"{sock}:/var/run/docker.sock" if v == "/var/run/docker.sock:/var/run/docker.sock" else v
+            for v in step.get("volumes", [])
+        ]
+        if not step["volumes"]:
+            del step["volumes"]
+        result.append(step)
+    return result
+
+
+def drone_pipeline(stack: Mapping[str, str]) -> str:
+    """.drone.yml's `deliver` pipeline for the local stack."""
+    docs = [d for d in yaml.safe_load_all((REPO_ROOT / ".drone.yml").read_text()) if d]
+    (deliver,) = [d for d in docs if d["name"] == "deliver"]
+    drone_volumes = {step["name"]: step.pop("volumes", []) for step in deliver["steps"]}
+    steps = for_local_stack(deliver["steps"], stack)
+    for step in steps:  # Drone names its volumes: keep the step's own mounts
+        if drone_volumes.get(step["name"]):
+            step["volumes"] = drone_volumes[step["name"]]
+    deliver["steps"] = steps
+    for volume in deliver.get("volumes", []):
+        if volume.get("host", {}).get("path") == "/var/run/docker.sock":
+            volume["host"]["path"] = stack["DOCKER_HOST"].removeprefix("unix://")
+    return yaml.safe_dump(deliver, sort_keys=False)
+
+
+def woodpecker_pipeline(stack: Mapping[str, str], secrets: Mapping[str, str]) -> str:
+    """.woodpecker.yml for the local stack, its secrets as matrix values (woodpecker-cli exec 1.0.5 has no other)."""
+    (doc,) = [d for d in yaml.safe_load_all((REPO_ROOT / ".woodpecker.yml").read_text()) if d]
+    doc["steps"] = for_local_stack(doc["steps"], stack)
+    doc["matrix"] = {name: [value] for name, value in secrets.items()}
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture
+def shop(stack: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The `shop` namespace, made anew with examples/rbac; the pipelines' secrets (a token per plugin)."""
+    cluster = Cluster(stack["KUBECONFIG"])
+    try:
+        tokens = cluster.prepare_namespace(NAMESPACE, timeout=300)
+        # The pipelines' chaos step only kills pods labelled for it and keeps 2 available: as a user would set up.
+        yield {
+            "registry_username": stack["REGISTRY_USERNAME"],
+            "registry_password": stack["REGISTRY_PASSWORD"],
+            "kubernetes_server": stack["KUBE_SERVER"],
+            "kubernetes_cert": base64.b64encode(Path(stack["KUBE_CA_FILE"]).read_bytes()).decode(),
+            "kubernetes_token": tokens["deploy"],
+            "kubernetes_token_verify": tokens["verify"],
+            "kubernetes_token_chaos": tokens["chaos"],
+        }
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A fresh clone of this repository (HEAD: uncommitted changes are not in it), as a runner's clone step
+    leaves it: root-owned, 0755."""
+    assert os.geteuid() == 0, "the runner tests run as root, like the runners' clone step"
+    ws = tmp_path / "src"
+    subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(REPO_ROOT), str(ws)], check=True, timeout=300)
+    ws.chmod(0o755)
+    tmp_path.chmod(0o755)
+    assert ws.stat().st_uid == 0 and (ws.stat().st_mode & 0o777) == 0o755
+    return ws
+
+
+def run(argv: list[str], cwd: Path, env: Mapping[str, str], secrets: Mapping[str, str]) -> str:
+    """Run a runner to the end; its output (secrets masked), or a test failure naming the failed step."""
+    done = subprocess.run(
+        argv, cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False
+    )
+    output = done.stdout + done.stderr
+    for value in sorted(secrets.values(), key=len, reverse=True):
+        output = output.replace(value, "******")
+    assert done.returncode == 0, f"{argv[0]} exited {done.returncode}:\n{output[-12000:]}"
+    return output
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What the runs must leave behind
+
+
+def assert_delivered(stack: Mapping[str, str], kube_admin: client.ApiClient, ws: Path, tags: list[str]) -> None:
+    handoff = json.loads((ws / ".shipline" / "publish.json").read_text())
+    repo = PUBLISHED_REPO.replace("registry.example.com", stack["REGISTRY"])
+    assert handoff["repo"] == repo and handoff["image"] == f"{repo}@{handoff['digest']}"
+    assert handoff["tags"] == tags
+    assert (ws / ".tags").read_text().strip() == ",".join(tags)
+    auth = (stack["REGISTRY_USERNAME"], stack["REGISTRY_PASSWORD"])
+    for tag in tags:
+        head = requests.head(
+            f"http://{stack['REGISTRY']}/v2/shop/{APP}/manifests/{tag}",
+            auth=auth,
+            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+            timeout=10,
+        )
+        assert head.status_code == 200 and head.headers["Docker-Content-Digest"] == handoff["digest"], tag
+    apps = client.AppsV1Api(kube_admin)
+    stable = apps.read_namespaced_deployment(APP, NAMESPACE)
+    assert [c.image for c in stable.spec.template.spec.containers] == [handoff["image"]]
+    assert stable.status.updated_replicas == stable.spec.replicas == stable.status.available_replicas
+    names = {d.metadata.name for d in apps.list_namespaced_deployment(NAMESPACE).items}
+    assert f"{APP}-canary" not in names, "the canary was promoted: it must be gone"
+    verify = json.loads((ws / ".shipline" / "verify.json").read_text())
+    assert verify["passed"] is True
+    for report in ("verify-canary.xml", "chaos.xml", "verify.xml"):
+        assert (ws / ".shipline" / report).is_file(), report
+
+
+def head_of(ws: Path) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ws, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The runs
+
+
+def test_drone_exec_runs_the_project_pipeline(
+    images: dict[str, str], stack: dict[str, str], shop: dict[str, str], kube_admin: client.ApiClient, checkout: Path
+) -> None:
+    private = Path(tempfile.mkdtemp(prefix="shipline-drone-"))
+    try:
+        pipeline = private / "drone.yml"
+        pipeline.write_text(drone_pipeline(stack))
+        secret_file = private / "secrets.env"
+        secret_file.write_text("".join(f"{k}={v}\n" for k, v in shop.items()))
+        # drone exec sets DRONE_BUILD_NUMBER=0 (no build): the build number is given as the plugin setting.
+        env_file = private / "build.env"
+        env_file.write_text(f"PLUGIN_BUILD_NUMBER={BUILD_NUMBER}\n")
+        argv = [stack["DRONE_BIN"], "exec", "--trusted", "--pipeline", "deliver", "--event", "push"]
+        argv += ["--branch", "main", "--secret-file", str(secret_file), "--env-file", str(env_file), str(pipeline)]
+        output = run(argv, checkout, runner_environment(stack), shop)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    sha = head_of(checkout)
+    # drone exec sets no commit: the plan says it came from the workspace's HEAD.
+    assert f"commit {sha}: the workspace's git HEAD" in output, output[-6000:]
+    assert_delivered(stack, kube_admin, checkout, [f"{sha[:12]}-{BUILD_NUMBER}", f"drone-{BUILD_NUMBER}"])
+
+
+def test_woodpecker_exec_runs_the_project_pipeline(
+    images: dict[str, str], stack: dict[str, str], shop: dict[str, str], kube_admin: client.ApiClient, checkout: Path
+) -> None:
+    sha = head_of(checkout)
+    # woodpecker-cli exec mounts the pipeline file's directory as the workspace: the file lives in the clone.
+    pipeline = checkout / ".woodpecker-local.yml"
+    pipeline.touch(mode=0o600)
+    pipeline.write_text(woodpecker_pipeline(stack, shop))
+    argv = [*woodpecker_exec(stack), "--pipeline-number", BUILD_NUMBER]
+    argv += ["--commit-sha", sha, "--commit-branch", "main", "--commit-ref", "refs/heads/main"]
+    argv += ["--pipeline-event", "push", "--repo", "shipline/shipline", str(pipeline)]
+    try:
+        run(argv, checkout, runner_environment(stack), shop)
+    finally:
+        pipeline.unlink()
+    # Woodpecker also sets DRONE_BUILD_NUMBER: the system tag must still say woodpecker.
+    assert_delivered(stack, kube_admin, checkout, [f"{sha[:12]}-{BUILD_NUMBER}", f"woodpecker-{BUILD_NUMBER}"])
+
+
+def test_a_failed_step_fails_each_runner(images: dict[str, str], stack: dict[str, str], tmp_path: Path) -> None:
+    """What the pipeline tests rely on: a plugin step that exits 2 makes each runner exit non-zero."""
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=tmp_path, check=True)
+    step = {"name": "bad", "image": images["chaos-kill"], "settings": {"mode": "nonsense"}}
+    (tmp_path / ".drone.yml").write_text(
+        yaml.safe_dump({"kind": "pipeline", "type": "docker", "name": "neg", "steps": [step]})
+    )
+    (tmp_path / ".woodpecker.yml").write_text(yaml.safe_dump({"steps": [step]}))
+    env = runner_environment(stack)
+    for argv in (
+        [stack["DRONE_BIN"], "exec", "--pipeline", "neg", ".drone.yml"],
+        [*woodpecker_exec(stack), ".woodpecker.yml"],
+    ):
+        done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
+        output = done.stdout + done.stderr
+        assert done.returncode != 0, output
+        assert "PLUGIN_NAMESPACE: is required" in output, output
+
+
+def test_unit_fixtures_are_what_the_runners_give(images: dict[str, str], stack: dict[str, str]) -> None:
+    """The unit tests' runner environments (fixtures/runners/*.env) match a fresh capture: the same variables and,
+    for everything but per-run values (times, host names, paths), the same values."""
+    volatile = {"HOSTNAME", "DRONE_DOCKER_NETWORK_ID", "DRONE_DOCKER_VOLUME_PATH", "CI_STEP_NAME"}  # + exec --prefix
+    volatile |= {"CI_COMMIT_SHA", "DRONE_COMMIT", "DRONE_COMMIT_SHA"}  # the capture's own throwaway commit
+    for name, lines in capture(stack).items():
+        fresh = dict(line.split("=", 1) for line in lines)
+        kept = captured(name)
+        assert sorted(fresh) == sorted(kept), f"{name}: rerun python -m tests.integration.runner_env"
+        for key, value in fresh.items():
+            if not key.endswith(("_STARTED", "_FINISHED", "_CREATED")) and key not in volatile:
+                assert kept[key] == value, f"{name}: {key}={value!r}, the fixture says {kept[key]!r}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The adaptation itself (no stack needed)
+
+FAKE_STACK = {"DOCKER_HOST": "unix:///stack/docker.sock", "REGISTRY": "127.0.0.1:5000"}
+
+
+@pytest.mark.parametrize("name", [".drone.yml", ".woodpecker.yml"])
+def test_local_adaptation_changes_only_the_environment(name: str) -> None:
+    """Every step the runner tests run is the committed step with only the listed, environmental changes."""
+    docs = [d for d in yaml.safe_load_all((REPO_ROOT / name).read_text()) if d]
+    if name == ".drone.yml":
+        committed = next(d for d in docs if d["name"] == "deliver")["steps"]
+        adapted = yaml.safe_load(drone_pipeline(FAKE_STACK))["steps"]
+    else:
+        committed = docs[0]["steps"]
+        adapted = yaml.safe_load(woodpecker_pipeline(FAKE_STACK, {"s": "v"}))["steps"]
+    committed = [s for s in committed if s["name"] != "test"]
+    assert [s["name"] for s in adapted] == [s["name"] for s in committed]
+    for before, after in zip(committed, adapted, strict=True):
+        after = copy.deepcopy(after)
+        assert after.pop("network_mode") == "host"
+        assert after["image"] == before["image"].rpartition(":")[0] + ":" + image_tag()
+        after["image"] = before["image"]
+        settings = after.get("settings", {})
+        if "repo" in settings:
+            assert settings.pop("build_args") == {"BASE_IMAGE": LOCAL_BASE}
+            settings["repo"] = settings["repo"].replace("127.0.0.1:5000", "registry.example.com")
+        if name == ".woodpecker.yml" and "volumes" in before:
+            assert after["volumes"] == ["/stack/docker.sock:/var/run/docker.sock"]
+            after["volumes"] = before["volumes"]
+        expected = copy.deepcopy(before)
+        for setting in HTTP_SETTINGS:
+            expected.get("settings", {}).pop(setting, None)
+        assert after == expected
