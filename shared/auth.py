@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import atexit
 import base64
-import binascii
 import json
 import os
 import shutil
@@ -28,9 +27,15 @@ IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 IN_CLUSTER_CA = Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
 
 KUBE_ACCESS: tuple[Setting, ...] = (
-    Setting("kubernetes_server", doc="API server URL, e.g. https://10.0.0.1:6443", fallback=("KUBERNETES_SERVER",)),
+    Setting(
+        "kubernetes_server",
+        doc="API server URL, e.g. https://10.0.0.1:6443",
+        fallback=("KUBERNETES_SERVER",),
+        format="http_url",
+    ),
     Setting(
         "kubernetes_cert",
+        "text",
         secret=True,
         doc="The cluster's CA certificate, as PEM or base64-encoded PEM",
         fallback=("KUBERNETES_CERT",),
@@ -43,6 +48,7 @@ KUBE_ACCESS: tuple[Setting, ...] = (
     ),
     Setting(
         "kubeconfig",
+        "text",
         secret=True,
         doc="A whole kubeconfig (its content, not a path), instead of the three above",
     ),
@@ -53,7 +59,7 @@ KUBE_ACCESS: tuple[Setting, ...] = (
 REGISTRY_ACCESS: tuple[Setting, ...] = (
     Setting("username", doc="Registry user name", fallback=("DOCKER_USERNAME",)),
     Setting("password", secret=True, doc="Registry password or token", fallback=("DOCKER_PASSWORD",)),
-    Setting("docker_config", secret=True, doc="A whole Docker config.json (content), for several registries"),
+    Setting("docker_config", "text", secret=True, doc="A whole Docker config.json (content), for several registries"),
 )
 
 PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
@@ -66,7 +72,7 @@ def decode_ca(value: str, setting: str = "PLUGIN_KUBERNETES_CERT") -> str:
         return text + "\n"
     try:
         decoded = base64.b64decode("".join(text.split()), validate=True).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):  # binascii.Error, and ValueError for non-ASCII text
         raise SettingsError(setting, "is neither a PEM certificate nor base64-encoded PEM") from None
     if PEM_BEGIN not in decoded:
         raise SettingsError(setting, "is base64, but what it encodes is not a PEM certificate")
@@ -208,26 +214,29 @@ def registry_auth(values: Values, registry: str) -> dict[str, str] | None:
 
 
 def _auth_from_config(content: str, registry: str) -> dict[str, str] | None:
+    refused = SettingsError("PLUGIN_DOCKER_CONFIG", "is not a Docker config.json (JSON with an auths object)")
     try:
         auths = json.loads(content).get("auths", {})
-    except (json.JSONDecodeError, AttributeError):
-        raise SettingsError("PLUGIN_DOCKER_CONFIG", "is not a Docker config.json (JSON with an auths object)") from None
+    except (ValueError, RecursionError, AttributeError):  # ValueError: malformed JSON, a 4,300+ digit number
+        raise refused from None
+    if not isinstance(auths, dict) or not all(isinstance(entry, dict) for entry in auths.values()):
+        raise refused
     for key, entry in auths.items():
         host = key.removeprefix("https://").removeprefix("http://").split("/")[0]
         if host != registry:
             continue
         if entry.get("auth"):
             try:
-                user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
+                user, _, password = base64.b64decode(str(entry["auth"])).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):  # binascii.Error, or non-ASCII text
                 raise SettingsError(
                     "PLUGIN_DOCKER_CONFIG", f'the auth of "{key}" is not base64 user:password'
                 ) from None
             return {"username": user, "password": password, "serveraddress": registry}
         if entry.get("username"):
             return {
-                "username": entry["username"],
-                "password": entry.get("password", ""),
+                "username": str(entry["username"]),
+                "password": str(entry.get("password", "")),
                 "serveraddress": registry,
             }
     return None

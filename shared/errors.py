@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+# A quoted value in a message is cut past this many characters: a 100,000-character setting stays one short line.
+QUOTE_MAX = 120
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INPUT = 2
@@ -22,7 +27,8 @@ class SettingsError(ShiplineError):
 
     def __init__(self, setting: str, problem: str) -> None:
         self.setting = setting
-        self.problem = problem
+        self.problem = re.sub(rf'"([^"]{{{QUOTE_MAX}}})[^"]+"', r'"\1..."', problem)
+        problem = self.problem
         super().__init__(f"{setting}: {problem}" if setting else problem)
 
 

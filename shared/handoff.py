@@ -37,5 +37,7 @@ def read_published(path: Path, setting: str) -> Published:
     try:
         data = json.loads(path.read_text())
         return Published(**{k: data[k] for k in Published.__dataclass_fields__ if k in data})
-    except (json.JSONDecodeError, TypeError) as e:
-        raise SettingsError(setting, f'"{path}" is not a docker-publish-tagger handoff file ({e})') from None
+    # ValueError: malformed JSON, undecodable bytes, a number past 4,300 digits; OSError: unreadable.
+    except (ValueError, TypeError, RecursionError, OSError) as e:
+        problem = str(e) if len(str(e)) < 200 else type(e).__name__
+        raise SettingsError(setting, f'"{path}" is not a docker-publish-tagger handoff file ({problem})') from None

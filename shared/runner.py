@@ -8,7 +8,8 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from shared.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, ShiplineError
+from shared.errors import EXIT_FAILED, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, ShiplineError
+from shared.failures import describe_failure
 from shared.log import Log, MaskingFilter
 from shared.preflight import check_outputs
 from shared.settings import Declaration, Values
@@ -25,7 +26,8 @@ def run_plugin(
 ) -> int:
     """Load settings, run `execute(values, log)`, and map whatever happens to an exit code.
 
-    0 success, 1 operation failed, 2 bad input (nothing changed), 3 unexpected (with a masked traceback),
+    0 success, 1 operation failed (a PluginError, or what Docker, the cluster, a registry, helm or the file system
+    raised: shared.failures), 2 bad input (nothing changed), 3 a shipline bug (with a masked traceback),
     130 interrupted. `--help` prints the plugin's docs (its settings table included).
     """
     log = log or Log()
@@ -55,7 +57,11 @@ def run_plugin(
     except KeyboardInterrupt:
         log.error(f"{declaration.plugin}: interrupted")
         return EXIT_INTERRUPTED
-    except Exception as e:  # noqa: BLE001 - the last resort: a masked traceback and exit 3
+    except Exception as e:  # noqa: BLE001 - the last resort: an operation failure (1), else a bug (3)
+        cause = describe_failure(e)
+        if cause is not None:
+            log.error(f"{declaration.plugin}: {cause}")
+            return EXIT_FAILED
         for line in traceback.format_exc().splitlines():
             log.error(line)
         log.error(f"{declaration.plugin}: internal error: {type(e).__name__}: {e}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -21,12 +20,13 @@ from typing import Any, NoReturn
 import envparse
 
 from shared.errors import SettingsError
+from shared.grammar import FORMATS
 from shared.runners import NAMES, detect_runner
+from shared.value_types import DURATION_MAX, INT64_MAX, INT64_MIN, PARSERS, parse_duration
 
-TYPES = ("str", "int", "float", "bool", "duration", "list", "map", "path")
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?")
+__all__ = ["Declaration", "Setting", "Values", "combine", "parse_duration", "update_docs_block"]
+
+TYPES = tuple(PARSERS)
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,19 @@ class Setting:
     maximum: float | None = None
     # Bare env names read when PLUGIN_<NAME> is unset (e.g. KUBECONFIG); PLUGIN_<NAME> always wins.
     fallback: tuple[str, ...] = ()
+    # A grammar from shared.grammar.FORMATS for the value (str, path), each item (list) or each value (map).
+    format: str = ""
+    key_format: str = ""  # the same for a map's keys
+    nested: bool = False  # a map whose values may be JSON objects and lists (chart values)
     # The plugin writes this file: checked writable, as the step's user, before anything runs (shared.preflight).
     output: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
             raise ValueError(f"setting {self.name}: unknown type {self.type!r}")
+        for fmt in (self.format, self.key_format):
+            if fmt and fmt not in FORMATS:
+                raise ValueError(f"setting {self.name}: unknown format {fmt!r}")
 
     @property
     def env(self) -> str:
@@ -57,122 +64,45 @@ class Setting:
 
     def parse(self, raw: str) -> Any:
         """The typed value of `raw`, or SettingsError naming PLUGIN_<NAME> and what was wrong."""
-        value = _PARSERS[self.type](self, raw.strip() if not self.secret else raw)
+        value = PARSERS[self.type](self, raw.strip() if not self.secret else raw)
         if self.choices:
             items = value if isinstance(value, list) else [value]
             for item in items:
                 if item not in self.choices:
                     self.fail(raw, f"is not one of: {', '.join(self.choices)}")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if self.minimum is not None and value < self.minimum:
-                self.fail(raw, f"is below the minimum {_num(self.minimum)}")
-            if self.maximum is not None and value > self.maximum:
-                self.fail(raw, f"is above the maximum {_num(self.maximum)}")
         return value
 
     def fail(self, raw: str, problem: str) -> NoReturn:
-        shown = "******" if self.secret else json.dumps(raw)
+        # One line, whatever the value: json.dumps escapes newlines, and a huge value is cut.
+        shown = "******" if self.secret else json.dumps(raw if len(raw) <= 80 else f"{raw[:80]}...")
+        if len(raw) > 80 and not self.secret:
+            shown += f" ({len(raw)} characters)"
         raise SettingsError(self.env, f"{shown} {problem}")
+
+    def describe_type(self) -> str:
+        """The type column of the docs table, e.g. `list of image`, `str (namespace)`."""
+        if self.type in ("list", "map") and self.format:
+            return f"{self.type} of {self.format}"
+        return f"{self.type} ({self.format})" if self.format else self.type
+
+    def bounds(self) -> str:
+        """The range of a number or duration for the docs, "" when it is the type's own."""
+        if self.type not in ("int", "float", "duration"):
+            return ""
+        unit = "s" if self.type == "duration" else ""
+        low = self.minimum if self.minimum is not None else (0 if self.type == "duration" else None)
+        high = self.maximum if self.maximum is not None else (DURATION_MAX if self.type == "duration" else None)
+        if low in (None, INT64_MIN) and high in (None, INT64_MAX):
+            return ""
+        if high in (None, INT64_MAX):
+            return f"at least {_num(low)}{unit}"  # type: ignore[arg-type]
+        if low in (None, INT64_MIN):
+            return f"at most {_num(high)}{unit}"
+        return f"{_num(low)}-{_num(high)}{unit}"  # type: ignore[arg-type]
 
 
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
-
-
-def _parse_str(s: Setting, raw: str) -> str:
-    return raw
-
-
-def _parse_int(s: Setting, raw: str) -> int:
-    if not re.fullmatch(r"[+-]?\d+", raw):
-        s.fail(raw, "is not a whole number")
-    return int(raw)
-
-
-def _parse_float(s: Setting, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        s.fail(raw, "is not a number")
-    return value
-
-
-def _parse_bool(s: Setting, raw: str) -> bool:
-    low = raw.lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    s.fail(raw, "is not a boolean (true/false, yes/no, on/off, 1/0)")
-
-
-def parse_duration(raw: str) -> float | None:
-    """Seconds in `raw` (`30s`, `5m`, `1h30m`, `250ms`, bare seconds), or None if it is not a duration."""
-    raw = raw.strip().lower()
-    if re.fullmatch(r"\d+(?:\.\d+)?", raw):
-        return float(raw)
-    m = _DURATION.fullmatch(raw)
-    if not raw or not m or not any(m.groups()):
-        return None
-    h, mi, sec, ms = (float(g) if g else 0.0 for g in m.groups())
-    return h * 3600 + mi * 60 + sec + ms / 1000
-
-
-def _parse_duration(s: Setting, raw: str) -> float:
-    value = parse_duration(raw)
-    if value is None:
-        s.fail(raw, "is not a duration (e.g. 30s, 5m)")
-    return value
-
-
-def _parse_list(s: Setting, raw: str) -> list[str]:
-    if raw.startswith("["):
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as e:
-            s.fail(raw, f"is not a valid JSON list ({e.msg})")
-        if not isinstance(value, list) or any(isinstance(v, (dict, list)) for v in value):
-            s.fail(raw, "is not a JSON list of plain values")
-        return [v if isinstance(v, str) else json.dumps(v) for v in value]
-    return [item.strip() for item in raw.split(",") if item.strip()]
-
-
-def _parse_map(s: Setting, raw: str) -> dict[str, str]:
-    if raw.startswith("{"):
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as e:
-            s.fail(raw, f"is not a valid JSON object ({e.msg})")
-        if not isinstance(value, dict):
-            s.fail(raw, "is not a JSON object")
-        return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
-    result: dict[str, str] = {}
-    for item in _parse_list(s, raw):
-        key, sep, val = item.partition("=")
-        if not sep or not key.strip():
-            s.fail(raw, f"has {json.dumps(item)}, which is not key=value")
-        result[key.strip()] = val.strip()
-    return result
-
-
-def _parse_path(s: Setting, raw: str) -> Path:
-    if not raw:
-        s.fail(raw, "is an empty path")
-    return Path(raw)
-
-
-_PARSERS: dict[str, Callable[[Setting, str], Any]] = {
-    "str": _parse_str,
-    "int": _parse_int,
-    "float": _parse_float,
-    "bool": _parse_bool,
-    "duration": _parse_duration,
-    "list": _parse_list,
-    "map": _parse_map,
-    "path": _parse_path,
-}
 
 
 class Values:
@@ -292,11 +222,13 @@ class Declaration:
                 flags.append("secret")
             if s.choices:
                 flags.append("one of " + ", ".join(f"`{c}`" for c in s.choices))
+            if s.bounds():
+                flags.append(s.bounds())
             if s.fallback:
                 flags.append("also read from " + ", ".join(f"`{f}`" for f in s.fallback))
             doc = s.doc + (" (" + "; ".join(flags) + ")" if flags else "")
             doc = doc.replace("|", "\\|")
-            rows.append(f"| `{s.name}` | {s.type} | {_show_default(s)} | {doc} |")
+            rows.append(f"| `{s.name}` | {s.describe_type()} | {_show_default(s)} | {doc} |")
         return "\n".join(rows) + "\n"
 
 
@@ -336,7 +268,7 @@ def _refuse_unresolved_secret(s: Setting, raw: str, runner: str) -> None:
         return
     try:
         name = _holds_from_secret(json.loads(raw))
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, or JSON no setting could hold: the value's type says why
         return
     if name is not None:
         raise SettingsError(

@@ -42,12 +42,14 @@ def read_experiment(path: Path) -> Hypothesis:
     """The HTTP hypothesis of the experiment file at `path`; SettingsError naming the setting for any problem."""
     try:
         text = path.read_text()
-    except OSError as e:
-        raise SettingsError(SETTING, f'cannot read "{path}": {e.strerror or e}') from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SettingsError(SETTING, f'cannot read "{path}": {getattr(e, "strerror", None) or e}') from None
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise SettingsError(SETTING, f'"{path}" is not JSON ({e.msg} at line {e.lineno})') from None
+    except (ValueError, RecursionError):  # a number past 4,300 digits, nesting past the parser's depth
+        raise SettingsError(SETTING, f'"{path}" is JSON no experiment can be (too deep or too large)') from None
     return hypothesis_of(doc, str(path))
 
 

@@ -84,7 +84,7 @@ def build_plan(values: Values, hypothesis: Hypothesis | None = None) -> Plan:
         label_selector=values.label_selector.strip(),
         field_selector=(values.field_selector or "").strip() or None,
         criteria=Criteria(values.name_pattern or None, values.include_unowned, require),
-        count=Count(values.mode, values.value, values.max_kill, values.min_available),
+        count=Count(values.mode, values.value, values.max_kill, min_available(values)),
         rounds=values.rounds,
         interval=values.interval,
         kill=KillMethod(values.respect_pdb, 0 if values.force else values.grace_period),
@@ -96,6 +96,13 @@ def build_plan(values: Values, hypothesis: Hypothesis | None = None) -> Plan:
         report_file=values.report_file,
         junit_file=values.junit_file,
     )
+
+
+def min_available(values: Values) -> int:
+    """The Ready pods each workload keeps: as set, else 1 (never the last pod) unless allow_total_outage."""
+    if values.given("min_available"):
+        return int(values.min_available)
+    return 0 if values.allow_total_outage else 1
 
 
 def _probe_from_settings(values: Values, url: str) -> Probe:

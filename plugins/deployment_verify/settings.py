@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
-import re
-from urllib.parse import urlsplit
-
 from shared.auth import KUBE_ACCESS
 from shared.errors import SettingsError
 from shared.handoff import DEFAULT_PUBLISH_FILE
-from shared.images import parse_image
 from shared.settings import Declaration, Setting, Values, combine
 
-# A Deployment's name: a DNS-1123 subdomain.
-NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-
 ROLLOUT: tuple[Setting, ...] = (
-    Setting("deployments", "list", [], "Deployments to verify, by name"),
-    Setting("label_selector", doc="Verify every Deployment matching this label selector instead (e.g. app=web)"),
-    Setting("namespace", doc="Namespace of the Deployments (default: the kubeconfig context's, else `default`)"),
+    Setting("deployments", "list", [], "Deployments to verify, by name", format="deployment"),
+    Setting(
+        "label_selector",
+        doc="Verify every Deployment matching this label selector instead (e.g. app=web)",
+        format="label_selector",
+    ),
+    Setting(
+        "namespace",
+        doc="Namespace of the Deployments (default: the kubeconfig context's, else `default`)",
+        format="namespace",
+    ),
     Setting("timeout", "duration", 300.0, "How long the rollouts may take, all together", minimum=1),
-    Setting("max_restarts", "int", 2, "A new pod restarting more often than this fails the rollout at once", minimum=0),
+    Setting(
+        "max_restarts",
+        "int",
+        2,
+        "A new pod restarting more often than this fails the rollout at once",
+        minimum=0,
+        maximum=1000,
+    ),
     Setting(
         "expected_image",
         doc="Every pod of the new ReplicaSet must run this image (by digest when it has one; default: the image "
         "in publish_file, when that file exists)",
+        format="image",
     ),
     Setting(
         "publish_file", "path", DEFAULT_PUBLISH_FILE, "docker-publish-tagger's handoff file, read for expected_image"
@@ -31,18 +40,43 @@ ROLLOUT: tuple[Setting, ...] = (
 )
 
 HTTP: tuple[Setting, ...] = (
-    Setting("urls", "list", [], "URLs to smoke-test with GET after the rollout"),
+    Setting("urls", "list", [], "URLs to smoke-test with GET after the rollout", format="http_url"),
     Setting("expect_status", "int", 200, "The HTTP status every answer must have", minimum=100, maximum=599),
-    Setting("expect_body", doc="A regular expression every answer's body must contain"),
+    Setting("expect_body", doc="A regular expression every answer's body must contain", format="regex"),
     Setting(
-        "headers", "map", {}, "Request headers sent with every request (JSON object or key=value list)", secret=True
+        "headers",
+        "map",
+        {},
+        "Request headers sent with every request (JSON object or key=value list)",
+        secret=True,
+        format="header_value",
+        key_format="header_name",
     ),
-    Setting("requests_per_url", "int", 1, "Requests per URL (error rate and p95 latency come from these)", minimum=1),
-    Setting("interval", "duration", 0.5, "Pause between two requests to the same URL"),
-    Setting("request_timeout", "duration", 5.0, "Timeout of one request (a timeout counts as an error)", minimum=0.001),
+    Setting(
+        "requests_per_url",
+        "int",
+        1,
+        "Requests per URL (error rate and p95 latency come from these)",
+        minimum=1,
+        maximum=10_000,
+    ),
+    Setting("interval", "duration", 0.5, "Pause between two requests to the same URL", maximum=600),
+    Setting(
+        "request_timeout",
+        "duration",
+        5.0,
+        "Timeout of one request (a timeout counts as an error)",
+        minimum=0.001,
+        maximum=600,
+    ),
     Setting("max_error_rate", "float", 0.0, "Largest share of failed requests per URL, 0-1", minimum=0.0, maximum=1.0),
     Setting(
-        "max_latency_ms", "float", None, "Largest p95 latency per URL, in milliseconds (unset: not checked)", minimum=0
+        "max_latency_ms",
+        "float",
+        None,
+        "Largest p95 latency per URL, in milliseconds (unset: not checked)",
+        minimum=0,
+        maximum=3_600_000,
     ),
     Setting(
         "warmup_retries",
@@ -50,13 +84,24 @@ HTTP: tuple[Setting, ...] = (
         5,
         "Retries (with backoff) until a URL first answers as expected; not counted",
         minimum=0,
+        maximum=100,
     ),
-    Setting("warmup_backoff", "duration", 1.0, "First wait between warm-up retries; doubles each time, at most 10s"),
+    Setting(
+        "warmup_backoff",
+        "duration",
+        1.0,
+        "First wait between warm-up retries; doubles each time, at most 10s",
+        maximum=10,
+    ),
 )
 
 CANARY: tuple[Setting, ...] = (
-    Setting("baseline_url", doc="Canary analysis: the URL of the stable version"),
-    Setting("canary_url", doc="Canary analysis: the URL of the canary, measured alike (requests_per_url, interval)"),
+    Setting("baseline_url", doc="Canary analysis: the URL of the stable version", format="http_url"),
+    Setting(
+        "canary_url",
+        doc="Canary analysis: the URL of the canary, measured alike (requests_per_url, interval)",
+        format="http_url",
+    ),
     Setting(
         "max_error_rate_increase",
         "float",
@@ -70,6 +115,7 @@ CANARY: tuple[Setting, ...] = (
         "duration",
         0.25,
         "Canary: largest allowed rise of the p95 latency over the baseline's (e.g. 250ms)",
+        maximum=600,
     ),
 )
 
@@ -88,43 +134,12 @@ def check_target(values: Values) -> None:
         raise SettingsError("PLUGIN_DEPLOYMENTS", "set either deployments or label_selector, not both")
     if not values.deployments and not values.label_selector:
         raise SettingsError("PLUGIN_DEPLOYMENTS", "is required: name the Deployments to verify (or set label_selector)")
-    for name in values.deployments:
-        if len(name) > 253 or not NAME.fullmatch(name):
-            raise SettingsError(
-                "PLUGIN_DEPLOYMENTS", f'"{name}" is not a Deployment name (lower case, digits, - and .)'
-            )
-    if values.namespace and not NAME.fullmatch(values.namespace):
-        raise SettingsError("PLUGIN_NAMESPACE", f'"{values.namespace}" is not a namespace name')
-    if values.expected_image:
-        try:
-            parse_image(values.expected_image)
-        except ValueError as e:
-            raise SettingsError("PLUGIN_EXPECTED_IMAGE", str(e)) from None
 
 
 def check_http(values: Values) -> None:
-    if values.expect_body is not None:
-        try:
-            re.compile(values.expect_body)
-        except re.error as e:
-            raise SettingsError(
-                "PLUGIN_EXPECT_BODY", f'"{values.expect_body}" is not a regular expression ({e})'
-            ) from None
-    for url in values.urls:
-        check_url("PLUGIN_URLS", url)
     if bool(values.baseline_url) != bool(values.canary_url):
         missing = "PLUGIN_CANARY_URL" if values.baseline_url else "PLUGIN_BASELINE_URL"
         raise SettingsError(missing, "is required for canary analysis (set both baseline_url and canary_url)")
-    if values.baseline_url:
-        check_url("PLUGIN_BASELINE_URL", values.baseline_url)
-        check_url("PLUGIN_CANARY_URL", values.canary_url)
-
-
-def check_url(setting: str, url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = url if not parts.password else url.replace(parts.password, "******")
-        raise SettingsError(setting, f'"{shown}" is not an http(s) URL')
 
 
 DECLARATION = Declaration(

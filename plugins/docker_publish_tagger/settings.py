@@ -13,8 +13,13 @@ from shared.settings import Declaration, Setting, Values, combine
 STRATEGIES = ("build_id", "system_build_id", "git_sha", "git_sha_build_id", "semver", "branch")
 
 IMAGE: tuple[Setting, ...] = (
-    Setting("repo", required=True, doc="Image repository to push to, e.g. registry.example.com:5000/team/app"),
-    Setting("registry", default="", doc="Registry host[:port] (default: taken from repo)"),
+    Setting(
+        "repo",
+        required=True,
+        doc="Image repository to push to, e.g. registry.example.com:5000/team/app",
+        format="repository",
+    ),
+    Setting("registry", default="", doc="Registry host[:port] (default: taken from repo)", format="registry"),
     Setting("insecure", "bool", False, "The registry speaks plain HTTP (loopback registries need no setting)"),
     Setting(
         "push_retries",
@@ -29,6 +34,7 @@ IMAGE: tuple[Setting, ...] = (
         default="unix:///var/run/docker.sock",
         doc="Docker engine to build and push with, e.g. tcp://docker:2375 for docker-in-docker",
         fallback=("DOCKER_HOST",),
+        format="docker_host",
     ),
 )
 
@@ -40,16 +46,22 @@ BUILD: tuple[Setting, ...] = (
         "Dockerfile, relative to the working directory (unset: the Dockerfile in context)",
     ),
     Setting("context", "path", Path("."), "Build context directory"),
-    Setting("target", default="", doc="Multi-stage target to build (default: the last stage)"),
-    Setting("build_args", "map", {}, "Build arguments (map, or list of key=value)"),
-    Setting("build_args_from_env", "list", [], "Names of environment variables passed as build args (values masked)"),
+    Setting("target", default="", doc="Multi-stage target to build (default: the last stage)", format="stage"),
+    Setting("build_args", "map", {}, "Build arguments (map, or list of key=value)", key_format="env_name"),
+    Setting(
+        "build_args_from_env",
+        "list",
+        [],
+        "Names of environment variables passed as build args (values masked)",
+        format="env_name",
+    ),
     Setting("labels", "map", {}, "Extra image labels (map, or list of key=value)"),
     Setting("auto_labels", "bool", True, "Add OCI labels: created, revision, source, url, version"),
-    Setting("cache_from", "list", [], "Images to use as build cache (pulled first when missing)"),
+    Setting("cache_from", "list", [], "Images to use as build cache (pulled first when missing)", format="image"),
     Setting("no_cache", "bool", False, "Build without the layer cache"),
     Setting("pull", "bool", False, "Always pull newer base images"),
-    Setting("network", default="", doc="Network for RUN steps, e.g. host"),
-    Setting("platform", default="", doc="Target platform, e.g. linux/amd64"),
+    Setting("network", default="", doc="Network for RUN steps, e.g. host", format="network"),
+    Setting("platform", default="", doc="Target platform, e.g. linux/amd64", format="platform"),
 )
 
 TAGS: tuple[Setting, ...] = (
@@ -62,9 +74,9 @@ TAGS: tuple[Setting, ...] = (
     ),
     Setting("sha_length", "int", 12, "Characters of the commit SHA in git_sha tags", minimum=7, maximum=40),
     Setting("semver_strict", "bool", True, "A git tag that is not semver is an error (false: use it sanitised)"),
-    Setting("tags", "list", [], "Extra tags, used as written"),
-    Setting("tag_prefix", default="", doc="Prepended to every derived tag (and latest)"),
-    Setting("tag_suffix", default="", doc="Appended to every derived tag (and latest)"),
+    Setting("tags", "list", [], "Extra tags, used as written", format="tag"),
+    Setting("tag_prefix", default="", doc="Prepended to every derived tag (and latest)", format="tag_prefix"),
+    Setting("tag_suffix", default="", doc="Appended to every derived tag (and latest)", format="tag_suffix"),
     Setting("latest", "bool", False, "Also push `latest` (mutable: warns)"),
 )
 

@@ -19,7 +19,8 @@ LONG_TAG = 64  # some registries' UIs and older tools cut tags here; the seed wa
 _SEMVER = re.compile(
     r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
-    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?",
+    re.ASCII,  # \d is any Unicode digit otherwise: "v١.٢.٣" is not a version
 )
 _SHA = re.compile(r"[0-9a-f]{7,64}")
 

@@ -199,7 +199,7 @@ def _typed(raw: Any) -> Any:
         return raw
     try:
         return json.loads(raw)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON (or a number past 4,300 digits, nesting too deep): a string
         return raw
 
 

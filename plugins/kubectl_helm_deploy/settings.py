@@ -12,12 +12,14 @@ from shared.settings import Declaration, Setting, Values, combine
 
 STRATEGIES = ("rolling", "blue-green", "canary")
 CANARY_ACTIONS = ("start", "promote", "abort")
-# A Deployment's maxSurge / maxUnavailable: a whole number or a percentage.
-INT_OR_PERCENT = re.compile(r"\d+%?")
 
 TARGET: tuple[Setting, ...] = (
-    Setting("namespace", doc="Namespace to deploy into (default: the kubeconfig context's, else `default`)"),
-    Setting("image", doc="Image to deploy (default: repo@digest from publish_file, what was built)"),
+    Setting(
+        "namespace",
+        doc="Namespace to deploy into (default: the kubeconfig context's, else `default`)",
+        format="namespace",
+    ),
+    Setting("image", doc="Image to deploy (default: repo@digest from publish_file, what was built)", format="image"),
     Setting(
         "publish_file",
         "path",
@@ -30,12 +32,23 @@ TARGET: tuple[Setting, ...] = (
         [],
         "Containers to give the image (default: those running the image's repository, or the only container "
         "of the deployment)",
+        format="container",
     ),
-    Setting("deployment", doc="The Deployment to roll (default: the only Deployment in the manifests or chart)"),
+    Setting(
+        "deployment",
+        doc="The Deployment to roll (default: the only Deployment in the manifests or chart)",
+        format="deployment",
+    ),
 )
 
 MANIFESTS: tuple[Setting, ...] = (
-    Setting("manifests", "list", [], "Manifest files, directories and globs (multi-document YAML)"),
+    Setting(
+        "manifests",
+        "list",
+        [],
+        "Manifest files, directories and globs (multi-document YAML)",
+        format="manifest_entry",
+    ),
     Setting(
         "force_conflicts",
         "bool",
@@ -47,13 +60,17 @@ MANIFESTS: tuple[Setting, ...] = (
 
 HELM: tuple[Setting, ...] = (
     Setting("chart", doc="Chart: a local path, `repo/name`, a name with repo_url, or `oci://...`; selects helm mode"),
-    Setting("release", doc="Release name (default: the chart's name)"),
-    Setting("chart_version", doc="Chart version (default: the newest)"),
-    Setting("repo_url", doc="Chart repository URL, when chart is a bare name"),
-    Setting("values", "map", {}, "Chart values (JSON object, or key=value list)"),
-    Setting("values_files", "list", [], "Values files, merged in order before values and set"),
-    Setting("set", "list", [], "Values as dotted key=value (e.g. replicaCount=3), applied last"),
-    Setting("image_value", doc="Dotted values key that receives the image reference (e.g. image); empty: not injected"),
+    Setting("release", doc="Release name (default: the chart's name)", format="release"),
+    Setting("chart_version", doc="Chart version (default: the newest)", format="version"),
+    Setting("repo_url", doc="Chart repository URL, when chart is a bare name", format="chart_repo_url"),
+    Setting("values", "map", {}, "Chart values (JSON object, or key=value list)", key_format="values_key", nested=True),
+    Setting("values_files", "list", [], "Values files, merged in order before values and set", format="path"),
+    Setting("set", "list", [], "Values as dotted key=value (e.g. replicaCount=3), applied last", format="helm_set"),
+    Setting(
+        "image_value",
+        doc="Dotted values key that receives the image reference (e.g. image); empty: not injected",
+        format="values_key",
+    ),
     Setting("helm_lint", "bool", True, "Run `helm lint` first; a failing lint is an input error, nothing deployed"),
     Setting("atomic", "bool", False, "Pass --atomic to helm (helm waits and rolls back by itself)"),
     Setting("create_namespace", "bool", False, "Let helm create the namespace (needs cluster rights)"),
@@ -62,14 +79,28 @@ HELM: tuple[Setting, ...] = (
 
 STRATEGY: tuple[Setting, ...] = (
     Setting("strategy", default="rolling", doc="How the new version replaces the old", choices=STRATEGIES),
-    Setting("max_surge", doc="Rolling: pods above the desired count during the rollout (number or percent)"),
-    Setting("max_unavailable", doc="Rolling: pods that may be unavailable during the rollout (number or percent)"),
+    Setting(
+        "max_surge",
+        doc="Rolling: pods above the desired count during the rollout (number or percent)",
+        format="int_or_percent",
+    ),
+    Setting(
+        "max_unavailable",
+        doc="Rolling: pods that may be unavailable during the rollout (number or percent)",
+        format="int_or_percent",
+    ),
     Setting("wait", "bool", True, "Wait for the rollout to complete (kubectl's rules, failing fast on crashing pods)"),
     Setting("timeout", "duration", 300.0, "How long a rollout may take", minimum=1),
     Setting("rollback_on_failure", "bool", True, "Undo a failed rollout (helm rollback for a release) and wait for it"),
-    Setting("max_restarts", "int", 2, "A new pod restarting more often than this fails the rollout", minimum=0),
-    Setting("service", doc="Blue/green: the Service that carries traffic; canary: the stable Service"),
-    Setting("preview_service", doc="Blue/green: a Service pointed at the new colour before the switch"),
+    Setting(
+        "max_restarts", "int", 2, "A new pod restarting more often than this fails the rollout", minimum=0, maximum=1000
+    ),
+    Setting(
+        "service", doc="Blue/green: the Service that carries traffic; canary: the stable Service", format="service"
+    ),
+    Setting(
+        "preview_service", doc="Blue/green: a Service pointed at the new colour before the switch", format="service"
+    ),
     Setting("scale_down_delay", "duration", 30.0, "Blue/green: how long the previous colour stays up after the switch"),
     Setting("keep_previous", "bool", False, "Blue/green: keep the previous colour running (no scale-down)"),
     Setting(
@@ -78,7 +109,7 @@ STRATEGY: tuple[Setting, ...] = (
     Setting("canary_steps", "list", [], "Canary: weights to step through, e.g. 10,50,100 (100 promotes)"),
     Setting("step_pause", "duration", 0.0, "Canary: pause after each step"),
     Setting("canary_action", default="start", doc="Canary: what to do", choices=CANARY_ACTIONS),
-    Setting("canary_ingress", doc="Canary: an Ingress to copy with ingress-nginx canary annotations"),
+    Setting("canary_ingress", doc="Canary: an Ingress to copy with ingress-nginx canary annotations", format="ingress"),
 )
 
 OUTPUT: tuple[Setting, ...] = (
@@ -103,28 +134,17 @@ def check_mode(values: Values) -> None:
 
 
 def check_strategy(values: Values) -> None:
-    for name in ("max_surge", "max_unavailable"):
-        raw = getattr(values, name)
-        if raw and not INT_OR_PERCENT.fullmatch(raw):
-            raise SettingsError(f"PLUGIN_{name.upper()}", f'"{raw}" is not a number or a percentage (e.g. 1, 25%)')
     if values.strategy == "blue-green" and not values.service:
         raise SettingsError("PLUGIN_SERVICE", "is required with strategy blue-green")
     if values.canary_ingress and not values.service:
         raise SettingsError("PLUGIN_SERVICE", "is required with canary_ingress")
     for step in values.canary_steps:
-        if not re.fullmatch(r"\d+", step) or not 1 <= int(step) <= 100:
+        if not re.fullmatch(r"[0-9]{1,3}", step) or not 1 <= int(step) <= 100:
             raise SettingsError("PLUGIN_CANARY_STEPS", f'"{step}" is not a weight between 1 and 100')
-
-
-def check_helm(values: Values) -> None:
-    for item in values.set:
-        key, sep, _ = item.partition("=")
-        if not sep or not key.strip():
-            raise SettingsError("PLUGIN_SET", f'"{item}" is not key=value')
 
 
 DECLARATION = Declaration(
     "kubectl-helm-deploy",
     combine(TARGET, MANIFESTS, HELM, STRATEGY, OUTPUT, KUBE_ACCESS),
-    checks=(check_mode, check_strategy, check_helm),
+    checks=(check_mode, check_strategy),
 )

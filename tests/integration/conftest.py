@@ -10,6 +10,7 @@ in CI a missing stack is a failure, never a silent skip.
                  (a stacklib.Namespace); deleted after the test
   registry       session: stacklib.Registry(host, username, password)
   docker_client  session: docker.DockerClient on the stack's DOCKER_HOST
+  scratch_repo   function: a fresh repository name in the registry (local tags removed afterwards)
   images         session: the four plugin images, built by scripts/images.sh (plugin -> image reference)
 
 Every test under tests/integration is marked `integration`.
@@ -153,3 +154,13 @@ def namespace(
     except ApiException as exc:
         if exc.status != 404:
             raise
+
+
+@pytest.fixture
+def scratch_repo(registry: Registry, docker_client: docker.DockerClient) -> Iterator[str]:
+    """A repository name of the stack's registry no other test uses; its local tags are removed afterwards."""
+    name = f"{registry.host}/it/scratch-{uuid.uuid4().hex[:10]}"
+    yield name
+    for image in docker_client.images.list(name=name):
+        for ref in image.tags:
+            docker_client.images.remove(ref, noprune=False)

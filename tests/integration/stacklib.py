@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import requests
 import yaml
 from kubernetes import client
 
@@ -136,3 +139,84 @@ def wait_for(predicate: Callable[[], T], timeout: float, interval: float = 0.2, 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
+
+
+# Namespaced kinds whose objects the plugins could create or change.
+KINDS = (
+    ("AppsV1Api", "list_namespaced_deployment"),
+    ("AppsV1Api", "list_namespaced_replica_set"),
+    ("CoreV1Api", "list_namespaced_pod"),
+    ("CoreV1Api", "list_namespaced_service"),
+    ("CoreV1Api", "list_namespaced_config_map"),
+    ("CoreV1Api", "list_namespaced_secret"),
+    ("CoreV1Api", "list_namespaced_service_account"),
+    ("NetworkingV1Api", "list_namespaced_ingress"),
+    ("PolicyV1Api", "list_namespaced_pod_disruption_budget"),
+)
+
+
+def cluster_state(admin: client.ApiClient, namespace: str) -> dict[str, Any]:
+    """The cluster's namespaces and the resourceVersion of every object of KINDS in `namespace`."""
+    # Namespaces earlier tests deleted are still terminating and vanish on their own; they do not count.
+    namespaces = client.CoreV1Api(admin).list_namespace().items
+    state: dict[str, Any] = {
+        "namespaces": sorted(n.metadata.name for n in namespaces if n.status.phase != "Terminating")
+    }
+    for api, method in KINDS:
+        items = getattr(getattr(client, api)(admin), method)(namespace).items
+        state[method] = {i.metadata.name: i.metadata.resource_version for i in items}
+    return state
+
+
+def registry_state(registry: Registry, repos: Iterable[str] = ()) -> dict[str, Any]:
+    """The registry's repositories, and the tags of `repos` (host/path names): what a push would change."""
+    auth = (registry.username, registry.password)
+    catalog: list[str] = []
+    url: str | None = f"http://{registry.host}/v2/_catalog?n=1000"  # the registry's page size limit
+    while url:
+        page = requests.get(url, auth=auth, timeout=10)
+        page.raise_for_status()
+        catalog += page.json().get("repositories") or []
+        link = page.links.get("next", {}).get("url")
+        url = f"http://{registry.host}{link}" if link else None
+    tags = {}
+    for repo in repos:
+        path = repo.split("/", 1)[1]
+        resp = requests.get(f"http://{registry.host}/v2/{path}/tags/list", auth=auth, timeout=10)
+        tags[repo] = sorted(resp.json().get("tags") or []) if resp.ok else [f"HTTP {resp.status_code}"]
+    return {"repositories": sorted(catalog), "tags": tags}
+
+
+def run_plugin_process(plugin: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m plugins.<plugin>` (the images' entry point) in `cwd` with only `env` (and PATH) set."""
+    child = {"PATH": os.environ["PATH"], "HOME": str(cwd), "PYTHONPATH": str(REPO_ROOT), **env}
+    return subprocess.run(
+        [sys.executable, "-m", f"plugins.{plugin}"],
+        env=child,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+# A two-replica Deployment "web" as a manifest file holds it (kwok makes its pods Ready; nothing is pulled).
+WEB_MANIFEST = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: app, image: registry.invalid/shop/web:2}]}
+"""
+# The CI context Drone hands every plugin step.
+DRONE_CI = {
+    "DRONE": "true",
+    "DRONE_BUILD_NUMBER": "7",
+    "DRONE_COMMIT_SHA": "c0ffee0" * 6,
+    "DRONE_COMMIT_BRANCH": "main",
+}

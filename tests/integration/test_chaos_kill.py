@@ -191,8 +191,11 @@ def test_percent_50_of_4_kills_2_and_recovery_is_measured(
     [
         pytest.param({"mode": "fixed", "value": 2}, 2, id="fixed"),
         pytest.param({"mode": "one"}, 1, id="one"),
-        pytest.param({"mode": "all"}, 3, id="all"),
-        pytest.param({"mode": "all", "respect_pdb": False, "force": True}, 3, id="all-by-delete"),
+        pytest.param({"mode": "all"}, 2, id="all-keeps-the-last-pod"),
+        pytest.param({"mode": "all", "allow_total_outage": True}, 3, id="all"),
+        pytest.param(
+            {"mode": "all", "allow_total_outage": True, "respect_pdb": False, "force": True}, 3, id="all-by-delete"
+        ),
     ],
 )
 def test_modes(
@@ -308,7 +311,14 @@ def test_pod_disruption_budget_is_respected(
         return bool(status and status.disruptions_allowed == 1 and status.current_healthy == 3)
 
     wait_for(budget_ready, 30, what="the PodDisruptionBudget's status")
-    code = run(monkeypatch, namespace, label_selector="app=web", mode="all", report_file=tmp_path / "r")
+    code = run(
+        monkeypatch,
+        namespace,
+        label_selector="app=web",
+        mode="all",
+        allow_total_outage=True,
+        report_file=tmp_path / "r",
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     kills = report(tmp_path / "r")["rounds"][0]["kills"]
@@ -328,6 +338,7 @@ def test_require_label_on_the_workload_is_enforced(
         namespace,
         label_selector="tier=backend",
         mode="all",
+        allow_total_outage=True,
         require_label="shipline.io/chaos=enabled",
         report_file=tmp_path / "r",
     )
@@ -345,7 +356,7 @@ def test_dry_run_kills_nothing_and_names_the_pods(
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 3)
     before = pods(kube_admin, namespace.name, "app=web")
-    code = run(monkeypatch, namespace, label_selector="app=web", mode="all", dry_run=True)
+    code = run(monkeypatch, namespace, label_selector="app=web", mode="all", allow_total_outage=True, dry_run=True)
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"would kill 3 pod(s): {', '.join(sorted(before.values()))}" in out

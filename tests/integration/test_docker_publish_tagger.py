@@ -177,7 +177,7 @@ def test_wrong_password_exits_1_with_the_registrys_message(plugin, registry: Reg
 def test_bad_tag_exits_2_before_anything(plugin, registry: Registry, repo: str, docker_client) -> None:
     run = plugin({"PLUGIN_TAGS": "ok,not/ok"})
     assert run.code == 2, run.out
-    assert 'PLUGIN_TAGS: tag "not/ok" contains "/"' in run.out.strip().splitlines()[-1]
+    assert 'PLUGIN_TAGS: "ok,not/ok" has an item "not/ok" that is not a tag' in run.out.strip().splitlines()[-1]
     assert "== build" not in run.out
     assert registry_tags(registry, repo) == []
 

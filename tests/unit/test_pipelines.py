@@ -34,6 +34,8 @@ SECRETS = {
     "kubernetes_token_verify",
     "kubernetes_token_chaos",
 }
+# A secret's value as the declaration must accept it, where its format needs more than a placeholder.
+SECRET_EXAMPLES = {"kubernetes_server": "https://kubernetes.example:6443"}
 DRONE_WHEN = {"branch", "event", "ref", "repo", "instance", "status", "target", "cron", "action", "paths"}
 WOODPECKER_WHEN = {"repo", "event", "branch", "cron", "ref", "status", "platform", "matrix", "instance", "path",
                    "evaluate", "environment"}  # fmt: skip
@@ -189,7 +191,7 @@ def test_settings_values_are_accepted(pipeline: str, step: dict[str, Any], monke
         if name not in by_name:
             pytest.fail(f"{step['name']}: undeclared setting {name}")
         if isinstance(value, dict) and "from_secret" in value:
-            value = "from-secret-" + value["from_secret"]
+            value = SECRET_EXAMPLES.get(value["from_secret"], "from-secret-" + value["from_secret"])
         environ[by_name[name].env] = encode(value)
     monkeypatch.chdir(ROOT)  # relative paths (manifests, dockerfile) are the repository's
     decl.load(environ)

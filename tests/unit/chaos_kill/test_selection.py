@@ -223,3 +223,17 @@ def test_describe_pods_resolves_owner_chain() -> None:
         owner_labels={"rs": "1", "shipline.io/chaos": "enabled"},
     )
     assert (second.owner, second.workload, second.ready, second.terminating) == (None, None, False, True)
+
+
+@pytest.mark.parametrize(
+    ("count", "killed"),
+    [
+        # Issue 14: percent 99 of 7 pods asks for 7; the default guard (min_available 1) keeps the last one.
+        pytest.param(Count("percent", 99, min_available=1), 6, id="percent-99-of-7-keeps-one"),
+        pytest.param(Count("all", min_available=1), 6, id="all-keeps-one"),
+        pytest.param(Count("all", min_available=0), 7, id="allow-total-outage"),
+    ],
+)
+def test_last_ready_pod_survives_unless_outage_allowed(count: Count, killed: int) -> None:
+    selection = select_victims(web(7), Criteria(), count, random.Random(1))
+    assert len(selection.victims) == killed

@@ -41,14 +41,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         pytest.param({"PLUGIN_NAMESPACE": ""}, "PLUGIN_NAMESPACE", "is required", id="no-namespace"),
         pytest.param({"PLUGIN_LABEL_SELECTOR": ""}, "PLUGIN_LABEL_SELECTOR", "is required", id="empty-selector"),
         pytest.param({"PLUGIN_LABEL_SELECTOR": "   "}, "PLUGIN_LABEL_SELECTOR", "is required", id="blank-selector"),
-        pytest.param({"PLUGIN_LABEL_SELECTOR": "app=web,"}, "PLUGIN_LABEL_SELECTOR", "empty term", id="empty-term"),
+        pytest.param({"PLUGIN_LABEL_SELECTOR": "app=web,"}, "PLUGIN_LABEL_SELECTOR", 'ends with ","', id="empty-term"),
         pytest.param({"PLUGIN_MODE": "half"}, "PLUGIN_MODE", "is not one of", id="unknown-mode"),
         pytest.param({"PLUGIN_MODE": "percent", "PLUGIN_VALUE": "0"}, "PLUGIN_VALUE", "not a percentage", id="pct-0"),
         pytest.param(
             {"PLUGIN_MODE": "percent", "PLUGIN_VALUE": "150"}, "PLUGIN_VALUE", "not a percentage", id="pct-150"
         ),
         pytest.param({"PLUGIN_MODE": "percent"}, "PLUGIN_VALUE", "is required with mode percent", id="pct-no-value"),
-        pytest.param({"PLUGIN_MODE": "fixed", "PLUGIN_VALUE": "-1"}, "PLUGIN_VALUE", "not a pod count", id="fixed-neg"),
+        pytest.param({"PLUGIN_MODE": "fixed", "PLUGIN_VALUE": "-1"}, "PLUGIN_VALUE", "below the minimum", id="neg"),
         pytest.param({"PLUGIN_MODE": "fixed", "PLUGIN_VALUE": "0"}, "PLUGIN_VALUE", "not a pod count", id="fixed-0"),
         pytest.param(
             {"PLUGIN_MODE": "fixed", "PLUGIN_VALUE": "1.5"}, "PLUGIN_VALUE", "not a pod count", id="fixed-fraction"
@@ -69,6 +69,25 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             {"PLUGIN_FORCE": "true", "PLUGIN_GRACE_PERIOD": "30"}, "PLUGIN_FORCE", "contradicts", id="force+grace"
         ),
         pytest.param({"PLUGIN_DRY_RUN": "maybe"}, "PLUGIN_DRY_RUN", "is not a boolean", id="bad-bool"),
+        pytest.param(
+            {"PLUGIN_MIN_AVAILABLE": "0"}, "PLUGIN_MIN_AVAILABLE", "set allow_total_outage", id="min-0-needs-outage"
+        ),
+        # Issue 14's cases: each reached the API server (exit 1) or was taken as a number.
+        pytest.param({"PLUGIN_NAMESPACE": "n" * 64}, "PLUGIN_NAMESPACE", "at most 63", id="issue14-namespace-64"),
+        pytest.param(
+            {"PLUGIN_LABEL_SELECTOR": "app=" + "x" * 100_000}, "PLUGIN_LABEL_SELECTOR", "at most 4096", id="huge"
+        ),
+        pytest.param(
+            {"PLUGIN_LABEL_SELECTOR": "app in (web"}, "PLUGIN_LABEL_SELECTOR", "not a label selector", id="issue14-sel"
+        ),
+        pytest.param({"PLUGIN_GRACE_PERIOD": "1e23"}, "PLUGIN_GRACE_PERIOD", "not a whole number", id="issue14-1e23"),
+        pytest.param(
+            {"PLUGIN_GRACE_PERIOD": "1" + "0" * 23}, "PLUGIN_GRACE_PERIOD", "above the maximum", id="issue14-10e23"
+        ),
+        pytest.param({"PLUGIN_ROUNDS": "٣"}, "PLUGIN_ROUNDS", "ASCII digits only", id="issue14-arabic-indic-digit"),
+        pytest.param(
+            {"PLUGIN_FIELD_SELECTOR": "spec.color=red"}, "PLUGIN_FIELD_SELECTOR", "can select on", id="field-unknown"
+        ),
         pytest.param(
             {"PLUGIN_REQUIRE_LABEL": "chaos enabled"}, "PLUGIN_REQUIRE_LABEL", "not a label", id="bad-require-label"
         ),
@@ -180,4 +199,17 @@ def test_require_label_key_only_and_defaults() -> None:
     plan = build_plan(DECLARATION.load({**GOOD, "PLUGIN_REQUIRE_LABEL": "chaos"}))
     assert plan.criteria.require_label == ("chaos", None)
     assert plan.kill.eviction is True and plan.kill.grace_period is None
-    assert plan.count.min_available == 0 and plan.rounds == 1
+    assert plan.count.min_available == 1 and plan.rounds == 1
+
+
+@pytest.mark.parametrize(
+    ("env", "kept"),
+    [
+        pytest.param({}, 1, id="default-keeps-the-last-pod"),
+        pytest.param({"PLUGIN_ALLOW_TOTAL_OUTAGE": "true"}, 0, id="outage-allowed"),
+        pytest.param({"PLUGIN_MIN_AVAILABLE": "0", "PLUGIN_ALLOW_TOTAL_OUTAGE": "true"}, 0, id="explicit-0"),
+        pytest.param({"PLUGIN_MIN_AVAILABLE": "2", "PLUGIN_ALLOW_TOTAL_OUTAGE": "true"}, 2, id="explicit-wins"),
+    ],
+)
+def test_min_available_defaults_to_one_unless_total_outage_allowed(env: dict[str, str], kept: int) -> None:
+    assert build_plan(DECLARATION.load({**GOOD, **env})).count.min_available == kept

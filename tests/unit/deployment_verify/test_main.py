@@ -53,7 +53,7 @@ BAD_INPUTS = [
     ),
     pytest.param(
         {"PLUGIN_DEPLOYMENTS": "web", "PLUGIN_EXPECT_BODY": "ok(("},
-        'PLUGIN_EXPECT_BODY: "ok((" is not a regular expression',
+        'PLUGIN_EXPECT_BODY: "ok((" is not a valid regex',
         id="bad-regex",
     ),
     pytest.param(

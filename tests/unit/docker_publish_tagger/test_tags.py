@@ -219,3 +219,7 @@ def test_local_git_context(git_repo: Path) -> None:
     subprocess.run(["git", "tag", "v3.1.0"], cwd=git_repo, check=True)
     tagged = context_from_git(git_repo)
     assert derive_tags(TagRules(strategies=("git_sha", "semver")), tagged).tags == (sha[:12], "3.1.0", "3.1", "3")
+
+
+def test_only_ascii_digits_make_a_version() -> None:
+    assert semver_tags("v١.٢.٣") is None

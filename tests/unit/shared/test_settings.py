@@ -71,7 +71,7 @@ def test_parses_each_type(setting: str, raw: str, expected: object) -> None:
         pytest.param("timeout", "soon", 'PLUGIN_TIMEOUT: "soon" is not a duration (e.g. 30s, 5m)', id="duration"),
         pytest.param("timeout", "5x", 'PLUGIN_TIMEOUT: "5x" is not a duration', id="duration-unit"),
         pytest.param("tags", '["a", ', "PLUGIN_TAGS: ", id="list-bad-json"),
-        pytest.param("tags", '[{"a": 1}]', "is not a JSON list of plain values", id="list-of-maps"),
+        pytest.param("tags", '[{"a": 1}]', "has a JSON object as an item", id="list-of-maps"),
         pytest.param("labels", "a=1,b", 'has "b", which is not key=value', id="map-no-equals"),
         pytest.param("labels", "{nope", "is not a valid JSON object", id="map-bad-json"),
         pytest.param("mode", "some", 'PLUGIN_MODE: "some" is not one of: one, all', id="choice"),
