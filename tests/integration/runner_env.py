@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -67,6 +68,19 @@ def runner_environment(stack: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def woodpecker_exec(stack: Mapping[str, str]) -> list[str]:
+    """`woodpecker-cli exec` on the Docker backend. Its containers, volume and network are named after --prefix
+    (default `woodpecker`): a unique one keeps runs on a shared engine apart."""
+    return [
+        stack["WOODPECKER_BIN"],
+        "exec",
+        "--backend-engine",
+        "docker",
+        "--prefix",
+        f"shipline-{uuid.uuid4().hex[:8]}",
+    ]
+
+
 def _printer_image(env: Mapping[str, str]) -> None:
     build = tempfile.mkdtemp()
     try:
@@ -104,7 +118,7 @@ def capture(stack: Mapping[str, str]) -> dict[str, list[str]]:
         captured["drone-exec"] = _lines(ws / "captured.env")
 
         (ws / ".woodpecker.yml").write_text(WOODPECKER)
-        wp = [stack["WOODPECKER_BIN"], "exec", "--backend-engine", "docker", "--pipeline-number", "5"]
+        wp = [*woodpecker_exec(stack), "--pipeline-number", "5"]
         wp += ["--commit-sha", sha, "--commit-branch", "main", "--commit-ref", "refs/heads/main"]
         wp += ["--pipeline-event", "push", "--repo", "acme/web", ".woodpecker.yml"]
         subprocess.run(wp, cwd=ws, env=env, capture_output=True, text=True, check=True, timeout=600)

@@ -28,6 +28,7 @@ from kubernetes import client
 from .deploy_support import FIXTURES, IMAGE
 from .faults import Plugin, cluster_sh, component_down, component_pids, nodes_cordoned, uncordon
 from .stacklib import REPO_ROOT, STACK_ENV, Namespace, Registry, wait_for
+from .test_deployment_verify import deployment as deployment_manifest
 
 # How long a killed component stays down when nothing in the plugin's output marks the moment to bring it back.
 FAULT_SECONDS = 3.0
@@ -55,23 +56,28 @@ def plugin_env(ns: Namespace, tmp_path: Path, **settings: str) -> dict[str, str]
 
 
 def create_deployment(admin: client.ApiClient, ns: str, name: str, image: str, replicas: int) -> None:
-    body = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": {"app": name}},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "app", "image": image}]},
-            },
-        },
-    }
     apps = client.AppsV1Api(admin)
-    apps.create_namespaced_deployment(ns, body)
+    apps.create_namespaced_deployment(ns, deployment_manifest(name, image, replicas))
     wait_for(lambda: (apps.read_namespaced_deployment(name, ns).status.available_replicas or 0) == replicas, 120)
+
+
+def through_apiserver_restart(
+    admin: client.ApiClient, module: str, env: dict[str, str], cwd: Path, *, waiting: str, noticed: str | None
+) -> tuple[int, str]:
+    """Run the plugin (inside `nodes_cordoned`: its rollout or recovery is held); once it prints `waiting`, kill
+    the API server and keep it down until the plugin prints `noticed` and FAULT_SECONDS more; start it again,
+    uncordon the nodes, and return the plugin's exit code and output."""
+    plugin = Plugin(module, env, cwd)
+    try:
+        plugin.wait_for_output(waiting, WAIT)
+        with component_down("kube-apiserver"):
+            if noticed:
+                plugin.wait_for_output(noticed, WAIT)  # it saw the connection go
+            time.sleep(FAULT_SECONDS)  # the fault's length: reconnecting is refused meanwhile
+        uncordon(admin)
+        return plugin.finish(WAIT + 120)
+    finally:
+        plugin.stop()
 
 
 def report(tmp_path: Path) -> dict[str, Any]:
@@ -96,16 +102,14 @@ def test_deployment_verify_rides_out_an_apiserver_restart(
             [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "app:2"}],
         )
         env = plugin_env(namespace, tmp_path, deployments="web", timeout="300s")
-        plugin = Plugin("plugins.deployment_verify", env, tmp_path)
-        try:
-            plugin.wait_for_output(r'Waiting for deployment "web" rollout', WAIT)
-            with component_down("kube-apiserver"):
-                plugin.wait_for_output(r"interrupted|retrying", WAIT)  # it saw the connection go
-                time.sleep(FAULT_SECONDS)  # the fault's length: reconnecting is refused meanwhile
-            uncordon(kube_admin)
-            code, out = plugin.finish(WAIT + 120)
-        finally:
-            plugin.stop()
+        code, out = through_apiserver_restart(
+            kube_admin,
+            "plugins.deployment_verify",
+            env,
+            tmp_path,
+            waiting=r'Waiting for deployment "web" rollout',
+            noticed=r"interrupted|retrying",
+        )
     print(f"[faults] deployment-verify exit {code}, 401/403 ridden out {noted_refusals(out)} times:\n{out}")
     assert code == 0, out
     rollout = next(c for c in report(tmp_path)["checks"] if c["name"] == "rollout web")
@@ -123,16 +127,14 @@ def test_kubectl_helm_deploy_rides_out_an_apiserver_restart(
     )
     env["GREETING"] = "hello"  # the fixture's ConfigMap substitutes it
     with nodes_cordoned(kube_admin):
-        plugin = Plugin("plugins.kubectl_helm_deploy", env, tmp_path)
-        try:
-            plugin.wait_for_output(r'Waiting for deployment "web" rollout', WAIT)
-            with component_down("kube-apiserver"):
-                plugin.wait_for_output(r"interrupted|retrying", WAIT)
-                time.sleep(FAULT_SECONDS)
-            uncordon(kube_admin)
-            code, out = plugin.finish(WAIT + 120)
-        finally:
-            plugin.stop()
+        code, out = through_apiserver_restart(
+            kube_admin,
+            "plugins.kubectl_helm_deploy",
+            env,
+            tmp_path,
+            waiting=r'Waiting for deployment "web" rollout',
+            noticed=r"interrupted|retrying",
+        )
     print(f"[faults] kubectl-helm-deploy exit {code}, 401/403 ridden out {noted_refusals(out)} times:\n{out}")
     assert code == 0, out
     assert "deployment web rolled out: revision 1" in out
@@ -146,15 +148,10 @@ def test_chaos_kill_recovery_rides_out_an_apiserver_restart(
     create_deployment(kube_admin, namespace.name, "web", "app:1", 3)
     env = plugin_env(namespace, tmp_path, label_selector="app=web", mode="one", recovery_timeout="300s")
     with nodes_cordoned(kube_admin):  # the replacement pod stays Pending: recovery is in progress
-        plugin = Plugin("plugins.chaos_kill", env, tmp_path)
-        try:
-            plugin.wait_for_output(r"\): killed", WAIT)
-            with component_down("kube-apiserver"):
-                time.sleep(FAULT_SECONDS)  # the fault's length: the recovery watch has lost its connection
-            uncordon(kube_admin)
-            code, out = plugin.finish(WAIT + 120)
-        finally:
-            plugin.stop()
+        # Recovery prints nothing while it waits: the outage is FAULT_SECONDS after the kill.
+        code, out = through_apiserver_restart(
+            kube_admin, "plugins.chaos_kill", env, tmp_path, waiting=r"\): killed", noticed=None
+        )
     print(f"[faults] chaos-kill exit {code}:\n{out}")
     assert code == 0, out
     data = report(tmp_path)
@@ -191,11 +188,11 @@ def test_registry_restart_mid_push_completes_or_names_the_registry(
     plugin = Plugin("plugins.docker_publish_tagger", env, big_context)
     try:
         # The moment the registry has accepted the start of the layer upload: kill it.
-        wait_for(lambda: (uploads.is_dir() and any(uploads.iterdir())) or plugin.process.poll() is not None, 600, 0.02)
+        wait_for(lambda: (uploads.is_dir() and any(uploads.iterdir())) or plugin.process.poll() is not None, 400, 0.02)
         assert plugin.process.poll() is None, f"the push ended before it could be interrupted:\n{plugin.output}"
         with component_down("registry"):
             time.sleep(FAULT_SECONDS)
-        code, out = plugin.finish(600)
+        code, out = plugin.finish(400)
     finally:
         plugin.stop()
         for image in docker_client.images.list(name=repo):
@@ -224,7 +221,7 @@ def test_make_up_restarts_a_dead_controller_manager(
         env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPLINE_STACK_LOCKED")}
         env["DOCKER_HOST"] = stack["DOCKER_HOST"]
         done = subprocess.run(
-            [str(REPO_ROOT / "stack" / "up.sh")], env=env, capture_output=True, text=True, timeout=900, check=False
+            [str(REPO_ROOT / "stack" / "up.sh")], env=env, capture_output=True, text=True, timeout=540, check=False
         )
         assert done.returncode == 0, done.stderr
     finally:

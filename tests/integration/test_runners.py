@@ -1,7 +1,9 @@
 """The project's own pipelines under the real runners, with the plugin images `make images` builds:
 
 - `.drone.yml` with `drone exec` (drone-cli, which embeds drone-runner-docker), its `deliver` pipeline;
-- `.woodpecker.yml` with `woodpecker-cli exec --backend-engine docker` (Woodpecker 1.0.5).
+- `.woodpecker.yml` with `woodpecker-cli exec --backend-engine docker` (Woodpecker 1.0.5, the newest CLI the Go
+  module proxy serves; its exec runs the pipeline's Woodpecker 2/3 list form of `steps:`, which its schema lint,
+  `woodpecker-cli lint`, does not know).
 
 Each runs in a fresh clone of this repository, root-owned 0755 as a runner's clone step leaves it, with the host
 engine's socket mounted as it is (no group added, no chmod step). The run fails the test if any step fails, and
@@ -38,7 +40,7 @@ from demo.cluster import Cluster
 from demo.plugins import image_of
 from tests.unit.shared.runner_fixtures import captured
 
-from .runner_env import capture, runner_environment
+from .runner_env import capture, runner_environment, woodpecker_exec
 from .stacklib import REPO_ROOT
 
 NAMESPACE = "shop"  # what both pipelines deploy to
@@ -132,7 +134,8 @@ def shop(stack: dict[str, str]) -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
-    """A fresh clone of this repository (HEAD), as a runner's clone step leaves it: root-owned, 0755."""
+    """A fresh clone of this repository (HEAD: uncommitted changes are not in it), as a runner's clone step
+    leaves it: root-owned, 0755."""
     assert os.geteuid() == 0, "the runner tests run as root, like the runners' clone step"
     ws = tmp_path / "src"
     subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(REPO_ROOT), str(ws)], check=True, timeout=300)
@@ -226,7 +229,7 @@ def test_woodpecker_exec_runs_the_project_pipeline(
     pipeline = checkout / ".woodpecker-local.yml"
     pipeline.touch(mode=0o600)
     pipeline.write_text(woodpecker_pipeline(stack, shop))
-    argv = [stack["WOODPECKER_BIN"], "exec", "--backend-engine", "docker", "--pipeline-number", BUILD_NUMBER]
+    argv = [*woodpecker_exec(stack), "--pipeline-number", BUILD_NUMBER]
     argv += ["--commit-sha", sha, "--commit-branch", "main", "--commit-ref", "refs/heads/main"]
     argv += ["--pipeline-event", "push", "--repo", "shipline/shipline", str(pipeline)]
     try:
@@ -248,7 +251,7 @@ def test_a_failed_step_fails_each_runner(images: dict[str, str], stack: dict[str
     env = runner_environment(stack)
     for argv in (
         [stack["DRONE_BIN"], "exec", "--pipeline", "neg", ".drone.yml"],
-        [stack["WOODPECKER_BIN"], "exec", "--backend-engine", "docker", ".woodpecker.yml"],
+        [*woodpecker_exec(stack), ".woodpecker.yml"],
     ):
         done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
         output = done.stdout + done.stderr
@@ -259,7 +262,7 @@ def test_a_failed_step_fails_each_runner(images: dict[str, str], stack: dict[str
 def test_unit_fixtures_are_what_the_runners_give(images: dict[str, str], stack: dict[str, str]) -> None:
     """The unit tests' runner environments (fixtures/runners/*.env) match a fresh capture: the same variables and,
     for everything but per-run values (times, host names, paths), the same values."""
-    volatile = {"HOSTNAME", "DRONE_DOCKER_NETWORK_ID", "DRONE_DOCKER_VOLUME_PATH"}
+    volatile = {"HOSTNAME", "DRONE_DOCKER_NETWORK_ID", "DRONE_DOCKER_VOLUME_PATH", "CI_STEP_NAME"}  # + exec --prefix
     volatile |= {"CI_COMMIT_SHA", "DRONE_COMMIT", "DRONE_COMMIT_SHA"}  # the capture's own throwaway commit
     for name, lines in capture(stack).items():
         fresh = dict(line.split("=", 1) for line in lines)

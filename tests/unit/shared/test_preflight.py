@@ -14,6 +14,8 @@ import pytest
 
 from shared.errors import PluginError, SettingsError
 from shared.preflight import Identity, check_docker_socket, check_outputs
+from shared.runner import run_plugin
+from shared.settings import Declaration, Setting
 
 UID = 10001
 
@@ -128,3 +130,23 @@ def test_socket_checks_pass_for_its_owner_tcp_hosts_and_missing_sockets(docker_s
 
 def test_identity_describes_uid_and_groups() -> None:
     assert Identity(10001, 10001, frozenset({10001, 998})).describe() == "uid 10001 (gid 10001, groups 998,10001)"
+
+
+def test_run_plugin_checks_outputs_before_executing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every plugin goes through run_plugin: an output it cannot write is exit 2 and `execute` never runs;
+    unknown settings are warned about first."""
+    (tmp_path / "file").write_text("")
+    decl = Declaration("demo", (Setting("report_file", "path", None, "Report", output=True),))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PLUGIN_REPORT_FILE", "file/report.json")
+    monkeypatch.setenv("PLUGIN_REPORT", "x")
+    ran: list[bool] = []
+    assert run_plugin(decl, lambda values, log: ran.append(True), argv=[]) == 2
+    assert ran == []
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "PLUGIN_REPORT is not a setting of demo and is ignored (did you mean report_file?)" in text
+    assert f'PLUGIN_REPORT_FILE: "file/report.json" cannot be written: {tmp_path / "file"} is not a directory' in text
+    assert "Traceback" not in text

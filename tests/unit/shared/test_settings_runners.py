@@ -132,3 +132,13 @@ def test_woodpecker_exec_encoding() -> None:
     assert values.warnings == ("PLUGIN_TAG is not a setting of demo-plugin and is ignored (did you mean tags?)",)
     with pytest.raises(SettingsError, match="^PLUGIN_TAG: is not a setting of demo-plugin"):
         DECL.load({**env, "PLUGIN_STRICT_SETTINGS": "true"})
+
+
+def test_drone_spelling_from_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path the plugins take (no mapping given): os.environ through envparse."""
+    monkeypatch.setenv("PLUGIN_DRY-RUN", "true")
+    monkeypatch.setenv("PLUGIN_MAX_SURGE.VALUE", "3")
+    monkeypatch.setenv("PLUGIN_TAGZ", "x")
+    values = DECL.load()
+    assert values.dry_run is True and getattr(values, "max_surge.value") == "3"
+    assert any(w.startswith("PLUGIN_TAGZ is not a setting") and "did you mean tags?" in w for w in values.warnings)
