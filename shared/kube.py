@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 
@@ -44,7 +44,10 @@ class Cluster:
     def connect(cls, access: KubeAccess, timeout: float = 30.0) -> Cluster:
         """A client for `access`; no global configuration is touched."""
         cfg = client.Configuration()
-        config.load_kube_config(config_file=str(access.kubeconfig), client_configuration=cfg, persist_config=False)
+        if not _token_kubeconfig(access.kubeconfig, cfg):
+            from kubernetes import config  # exec plugins, client certificates, auth providers: the client's loader
+
+            config.load_kube_config(config_file=str(access.kubeconfig), client_configuration=cfg, persist_config=False)
         grace = RestartGrace()
         cfg.retries = NotingRetry(
             total=3, connect=3, read=0, backoff_factor=0.5, status_forcelist=(502, 503, 504), grace=grace
@@ -115,6 +118,26 @@ class Cluster:
                     log.progress(f"{action}: {self.explain(e)}; retrying")
                 time.sleep(delay)
                 delay = next_delay(delay)
+
+
+def _token_kubeconfig(path: Path, cfg: client.Configuration) -> bool:
+    """The kubeconfig shared.auth writes (as JSON) for a server and a token file, read directly into `cfg` (False
+    for any other): the client's loader imports OAuth, exec and cloud auth support first, a good part of a
+    plugin's start."""
+    try:
+        kubeconfig = json.loads(path.read_text())
+        (cluster,) = [entry["cluster"] for entry in kubeconfig["clusters"]]
+        (user,) = [entry["user"] for entry in kubeconfig["users"]]
+    except (KeyError, TypeError, ValueError):
+        return False
+    plain = {"server", "certificate-authority", "insecure-skip-tls-verify"}
+    if set(user) != {"tokenFile"} or not set(cluster) <= plain:
+        return False
+    cfg.host = cluster["server"]
+    cfg.api_key["authorization"] = "Bearer " + Path(user["tokenFile"]).read_text().strip()
+    cfg.verify_ssl = not cluster.get("insecure-skip-tls-verify", False)
+    cfg.ssl_ca_cert = cluster.get("certificate-authority")
+    return True
 
 
 def explain(error: BaseException, server: str) -> PluginError:

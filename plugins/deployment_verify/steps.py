@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from plugins.deployment_verify.images import verify_pods
 from plugins.deployment_verify.plan import Plan
@@ -21,6 +19,9 @@ from shared.kube import Cluster
 from shared.log import Log
 from shared.report import Check, log_checks, write_json, write_junit
 from shared.rollout_wait import RolloutResult, undo_rollout, wait_for_rollout
+
+if TYPE_CHECKING:
+    import requests
 
 
 @dataclass
@@ -233,6 +234,8 @@ def verify(cluster: Cluster, plan: Plan, log: Log) -> Outcome:
     if plan.expected_image:
         checks += check_images(cluster, plan, results, log)
     if all(c.passed for c in checks):
+        import requests  # only now: a plugin's start is its imports, and HTTP checks come last
+
         with requests.Session() as session:
             checks += check_urls(session, plan, log)
             checks += check_canary(session, plan, log)

@@ -3,32 +3,29 @@ canary — and roll back on failure. Configured by PLUGIN_* settings; see README
 
 from __future__ import annotations
 
-import functools
-import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from plugins.kubectl_helm_deploy.apply import Applier
-from plugins.kubectl_helm_deploy.blue_green import run_blue_green
-from plugins.kubectl_helm_deploy.canary import run_canary
-from plugins.kubectl_helm_deploy.execution import Execution, Record, summarize, write_report
-from plugins.kubectl_helm_deploy.helm import lint, run_helm
-from plugins.kubectl_helm_deploy.inputs import prepare
-from plugins.kubectl_helm_deploy.plan import BlueGreen, Canary, HelmRelease
-from plugins.kubectl_helm_deploy.rolling import run_rolling
 from plugins.kubectl_helm_deploy.settings import DECLARATION
-from shared.auth import SecretDir, kube_access
-from shared.errors import ShiplineError
-from shared.kube import Cluster
 from shared.log import Log
 from shared.runner import run_plugin
 from shared.settings import Values
+
+if TYPE_CHECKING:
+    from plugins.kubectl_helm_deploy.execution import Execution
 
 README = Path(__file__).with_name("README.md")
 
 
 def run(execution: Execution, kubeconfig: Path) -> None:
     """The plan's strategy, executed."""
+    from plugins.kubectl_helm_deploy.blue_green import run_blue_green
+    from plugins.kubectl_helm_deploy.canary import run_canary
+    from plugins.kubectl_helm_deploy.helm import run_helm
+    from plugins.kubectl_helm_deploy.plan import BlueGreen, Canary, HelmRelease
+    from plugins.kubectl_helm_deploy.rolling import run_rolling
+
     steps = execution.plan.steps
     if isinstance(steps, HelmRelease):
         run_helm(execution, steps, kubeconfig)
@@ -41,6 +38,19 @@ def run(execution: Execution, kubeconfig: Path) -> None:
 
 
 def execute(values: Values, log: Log) -> int:
+    # The clients load only once the settings are valid: a settings error exits before they are imported.
+    import functools
+    import os
+
+    from plugins.kubectl_helm_deploy.apply import Applier
+    from plugins.kubectl_helm_deploy.execution import Execution, Record, summarize, write_report
+    from plugins.kubectl_helm_deploy.helm import lint
+    from plugins.kubectl_helm_deploy.inputs import prepare
+    from plugins.kubectl_helm_deploy.plan import HelmRelease
+    from shared.auth import SecretDir, kube_access
+    from shared.errors import ShiplineError
+    from shared.kube import Cluster
+
     with SecretDir() as secrets:
         access = kube_access(values, secrets, log)
         namespace = values.namespace or access.namespace or "default"
