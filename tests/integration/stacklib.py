@@ -77,8 +77,8 @@ def token_api_client(server: str, ca_file: str, token: str) -> client.ApiClient:
     configuration.host = server
     configuration.ssl_ca_cert = ca_file
     configuration.verify_ssl = True
-    configuration.api_key = {"authorization": token}
-    configuration.api_key_prefix = {"authorization": "Bearer"}
+    # The whole header value: the client's prefix table changed its key names between releases.
+    configuration.api_key = {"authorization": f"Bearer {token}"}
     return client.ApiClient(configuration)
 
 
