@@ -55,5 +55,6 @@ clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
 # Benchmarks against the reference tools, measured in the same run; they print ratios and never fail on timing.
-bench: venv up
+# (bench_images measures the plugin images: their sizes and start-up.)
+bench: venv up images
 	for f in bench/bench_*.py; do $(PY) $$f || exit 1; done

@@ -120,6 +120,54 @@ def wait_all(tools: dict[str, tuple[subprocess.Popen[str], list[float]]], limit:
             proc.kill()
 
 
+def good_rollout(api: client.ApiClient, env: dict[str, str], namespace: str, name: str, image: str) -> None:
+    """Updates Deployment `name` to `image` and prints each tool's delay from 'status complete' to its success exit."""
+    print("== good rollout: delay from 'status complete' to the tool's success exit")
+    observer = Observer(api, namespace, name)
+    observer.start()
+    time.sleep(0.5)
+    observer.armed.set()
+    set_image(api, namespace, name, image)
+    tools = start_tools(env, namespace, name, "180s")
+    wait_all(tools, 190)
+    observer.join(5)
+    delays = {}
+    for label, (proc, ended) in tools.items():
+        if observer.complete_at is None or not ended or proc.returncode != 0:
+            print(f"   {label:24} did not succeed (exit {proc.returncode})")
+            continue
+        delays[label] = ended[0] - observer.complete_at
+        print(f"   {label:24} {delays[label] * 1000:8.0f} ms")
+    if len(delays) == 2 and delays["kubectl rollout status"] > 0:
+        ratio = delays["deployment-verify"] / delays["kubectl rollout status"]
+        print(f"   ratio deployment-verify / kubectl: {ratio:.2f}")
+
+
+def crash_rollout(api: client.ApiClient, env: dict[str, str], namespace: str, name: str, image: str) -> None:
+    """Updates Deployment `name` to a crashing `image` and prints the time each tool takes to report the failure."""
+    print(f"== crash rollout: time to report the failure (progressDeadlineSeconds={CRASH_DEADLINE})")
+    started = time.monotonic()
+    set_image(api, namespace, name, image)
+    tools = start_tools(env, namespace, name, f"{CRASH_DEADLINE + 60}s")
+    wait_all(tools, CRASH_DEADLINE + 70)
+    took = {}
+    for label, (proc, ended) in tools.items():
+        if ended:
+            took[label] = ended[0] - started
+            print(f"   {label:24} {took[label]:8.1f} s  (exit {proc.returncode})")
+        else:
+            print(f"   {label:24} still waiting")
+    if len(took) == 2:
+        ratio = took["deployment-verify"] / took["kubectl rollout status"]
+        print(f"   ratio deployment-verify / kubectl: {ratio:.3f}")
+        print("   (kubectl reports only at the progress deadline: 600 s with the default)")
+
+
+def set_image(api: client.ApiClient, namespace: str, name: str, image: str) -> None:
+    patch = [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": image}]
+    client.AppsV1Api(api).patch_namespaced_deployment(name, namespace, patch)
+
+
 def main() -> int:
     env = load_stack()
     api = admin_client(env)
@@ -129,45 +177,8 @@ def main() -> int:
         apps.create_namespaced_deployment(namespace, deployment("web", f"{IMAGE}:v1", CRASH_DEADLINE))
         tools = start_tools(env, namespace, "web", "60s")
         wait_all(tools, 70)  # the first rollout: also warms caches for both tools
-
-        print("== good rollout: delay from 'status complete' to the tool's success exit")
-        observer = Observer(api, namespace, "web")
-        observer.start()
-        time.sleep(0.5)
-        observer.armed.set()
-        patch = [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": f"{IMAGE}:v2"}]
-        apps.patch_namespaced_deployment("web", namespace, patch)
-        tools = start_tools(env, namespace, "web", "60s")
-        wait_all(tools, 70)
-        observer.join(5)
-        delays = {}
-        for label, (proc, ended) in tools.items():
-            if observer.complete_at is None or not ended or proc.returncode != 0:
-                print(f"   {label:24} did not succeed (exit {proc.returncode})")
-                continue
-            delays[label] = ended[0] - observer.complete_at
-            print(f"   {label:24} {delays[label] * 1000:8.0f} ms")
-        if len(delays) == 2 and delays["kubectl rollout status"] > 0:
-            ratio = delays["deployment-verify"] / delays["kubectl rollout status"]
-            print(f"   ratio deployment-verify / kubectl: {ratio:.2f}")
-
-        print(f"== crash rollout: time to report the failure (progressDeadlineSeconds={CRASH_DEADLINE})")
-        patch[0]["value"] = f"{IMAGE}:crash"
-        started = time.monotonic()
-        apps.patch_namespaced_deployment("web", namespace, patch)
-        tools = start_tools(env, namespace, "web", f"{CRASH_DEADLINE + 60}s")
-        wait_all(tools, CRASH_DEADLINE + 70)
-        took = {}
-        for label, (proc, ended) in tools.items():
-            if ended:
-                took[label] = ended[0] - started
-                print(f"   {label:24} {took[label]:8.1f} s  (exit {proc.returncode})")
-            else:
-                print(f"   {label:24} still waiting")
-        if len(took) == 2:
-            ratio = took["deployment-verify"] / took["kubectl rollout status"]
-            print(f"   ratio deployment-verify / kubectl: {ratio:.3f}")
-            print("   (kubectl reports only at the progress deadline: 600 s with the default)")
+        good_rollout(api, env, namespace, "web", f"{IMAGE}:v2")
+        crash_rollout(api, env, namespace, "web", f"{IMAGE}:crash")
     return 0
 
 

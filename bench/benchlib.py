@@ -53,13 +53,13 @@ def admin_client(stack: Mapping[str, str]) -> client.ApiClient:
 
 
 @contextmanager
-def bench_namespace(stack: Mapping[str, str], prefix: str) -> Iterator[Namespace]:
-    """A fresh namespace with stack/rbac-deployer.yaml and a deployer token (as the tests' `namespace` fixture);
-    deleted afterwards."""
+def bench_namespace(stack: Mapping[str, str], prefix: str, where: str = "kwok") -> Iterator[Namespace]:
+    """A fresh namespace with stack/rbac-deployer.yaml and a deployer token (as the tests' `namespace` fixture),
+    its pods on the kwok nodes or the real node (`where`); deleted afterwards."""
     api = admin_client(stack)
     core = client.CoreV1Api(api)
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
-    for doc in render_rbac(name):
+    for doc in render_rbac(name, where):
         utils.create_from_dict(api, doc)
     try:
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 import yaml
 from kubernetes import client, config, utils
 from kubernetes.client.rest import ApiException
@@ -47,9 +48,10 @@ class Cluster:
     def prepare_namespace(self, name: str, timeout: float = 90.0) -> dict[str, str]:
         """A fresh namespace with examples/rbac applied; returns a token per plugin (TokenRequest API)."""
         self.delete_namespace(name, wait=True, timeout=timeout)
-        self.core.create_namespace(
-            client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels={"shipline.io/demo": "true"}))
-        )
+        # Its pods go to the stack's real node (stack/README.md, "Which pods run where").
+        where = {"scheduler.alpha.kubernetes.io/node-selector": "shipline.io/node=real"}
+        meta = client.V1ObjectMeta(name=name, labels={"shipline.io/demo": "true"}, annotations=where)
+        self.core.create_namespace(client.V1Namespace(metadata=meta))
         for path in sorted(RBAC.glob("*.yaml")):
             text = path.read_text().replace("${NAMESPACE}", name)
             for doc in yaml.safe_load_all(text):
@@ -88,6 +90,26 @@ class Cluster:
     def wait_healthy(self, namespace: str, name: str, timeout: float = 60.0) -> DeploymentState:
         self._wait(lambda: self.deployment(namespace, name).healthy, timeout)
         return self.deployment(namespace, name)
+
+    def service_url(self, namespace: str, name: str) -> str:
+        """http://<ClusterIP>:<port> of Service `name`: reached from this host through kube-proxy's rules."""
+        spec = self.core.read_namespaced_service(name, namespace).spec
+        return f"http://{spec.cluster_ip}:{spec.ports[0].port}"
+
+    @staticmethod
+    def wait_answering(url: str, text: str, timeout: float) -> str | None:
+        """Polls `url` until it answers 200 with `text` in the body (returned); None after `timeout` seconds. A new
+        Service's ClusterIP refuses connections until kube-proxy has programmed it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                r = requests.get(url, timeout=5)
+                if r.status_code == 200 and text in r.text:
+                    return r.text
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        return None
 
     @staticmethod
     def _exists(read: Callable[[], Any]) -> bool:

@@ -21,6 +21,7 @@ class Stack:
     kube_ca_file: str
     helm_bin: str
     ready_delay_ms: int
+    real_node: str  # where the demo's pods run; empty when another checkout runs this machine's real node
 
     @property
     def ca_pem(self) -> str:
@@ -56,4 +57,5 @@ def read_stack(path: Path = STACK_ENV) -> Stack:
         kube_ca_file=env["KUBE_CA_FILE"],
         helm_bin=env.get("HELM_BIN", "helm"),
         ready_delay_ms=int(env.get("SHIPLINE_READY_DELAY_MS") or 1000),
+        real_node=env.get("REAL_NODE", ""),
     )

@@ -1,8 +1,13 @@
 """The demo's steps: the seed's pipeline run three times, as three builds of the example app would run it.
 
 build 1  publish v1 -> deploy -> verify
-build 2  change the app, publish v2 -> rolling upgrade -> verify -> chaos kill -> verify
-build 3  publish a build tagged `crash` -> deploy: the rollout fails, is rolled back to v2 -> verify v2 serves
+build 2  change the app, publish v2 -> rolling upgrade (a client keeps asking the Service: no request may fail)
+         -> verify -> chaos kill -> verify
+build 3  a broken build (its app exits at start), tagged `crash` -> deploy: the real CrashLoopBackOff fails the
+         rollout, which is rolled back to v2 -> verify v2 serves
+
+The pods run on the stack's real node (kubelet + containerd): every HTTP check and chaos probe goes to the
+example app's Service (its ClusterIP, routed by kube-proxy), so they reach the deployed pods themselves.
 
 The demo plays the CI system: it sets Drone's variables (build number, commit, branch, event) for each plugin,
 and gives each plugin only its own least-privilege token (examples/rbac/).
@@ -18,10 +23,10 @@ from typing import Any
 
 from shared.log import Log
 
-from .appcontainer import AppContainer
 from .cluster import Cluster, DeploymentState
 from .environment import Stack
 from .plugins import Outcome, PluginRunner, plugin_env
+from .traffic import Traffic
 from .workspace import Workspace
 
 APP = "example-app"
@@ -54,6 +59,7 @@ class Facts:
     revisions: dict[str, str] = field(default_factory=dict)
     recovery_seconds: float | None = None
     http_checked: list[str] = field(default_factory=list)
+    rolling_traffic: str = ""  # what a client asking the Service saw during the rolling upgrade
 
 
 class StepFailed(Exception):
@@ -74,7 +80,7 @@ class Demo:
         self.tokens: dict[str, str] = {}
         self.cluster: Cluster | None = None
         self.workspace: Workspace | None = None
-        self.app = AppContainer(stack.docker_host, name=f"{namespace}-app")
+        self.url = ""  # the example app's Service: http://<ClusterIP>
         log.mask(stack.registry_password)
 
     # -- the run ---------------------------------------------------------------------------------------------
@@ -84,15 +90,19 @@ class Demo:
             ("prepare namespace", "namespace, 3 ServiceAccounts with namespaced Roles, 3 tokens", self.prepare),
             ("build 1: publish v1", "exit 0; unique tags, digest in the registry", lambda: self.publish(1, "v1")),
             ("build 1: deploy v1", "exit 0; 3/3 available on v1 (repo@digest)", lambda: self.deploy("v1")),
-            ("build 1: app container v1", "a real container of the v1 image answers", lambda: self.serve("v1")),
+            ("build 1: Service answers v1", "the Service's ClusterIP answers version: v1", lambda: self.serve("v1")),
             ("build 1: verify v1", "exit 0; rollout, image and HTTP checks pass", lambda: self.verify("v1")),
             ("build 2: publish v2", "exit 0; new tags, a digest other than v1's", lambda: self.publish(2, "v2")),
-            ("build 2: rolling upgrade", "exit 0; 3/3 available on v2, next revision", lambda: self.deploy("v2")),
-            ("build 2: app container v2", "the container now runs the v2 image", lambda: self.serve("v2")),
+            ("build 2: rolling upgrade", "exit 0; 3/3 on v2, next revision; no request failed", self.rolling_upgrade),
+            ("build 2: Service answers v2", "the Service's ClusterIP answers version: v2", lambda: self.serve("v2")),
             ("build 2: verify v2", "exit 0; / answers version: v2", lambda: self.verify("v2")),
             ("build 2: chaos kill", "exit 0; one pod killed, recovery measured", self.chaos),
             ("build 2: verify again", "exit 0; steady state holds", lambda: self.verify("v2")),
-            ("build 3: publish crash", "exit 0; a tag containing 'crash'", lambda: self.publish(3, "v3", crash=True)),
+            (
+                "build 3: publish crash",
+                "exit 0; a broken build, tagged 'crash'",
+                lambda: self.publish(3, "v3", crash=True),
+            ),
             ("build 3: deploy crash", "exit 1; CrashLoopBackOff, rolled back to v2", self.deploy_crash),
             ("build 3: verify v2 serves", "exit 0; v2's digest on every pod", lambda: self.verify("v2")),
         ]
@@ -118,7 +128,6 @@ class Demo:
         return self.steps
 
     def close(self) -> None:
-        self.app.stop()
         if self.cluster is not None:
             self.cluster.close()
         if self.workspace is not None:
@@ -131,6 +140,8 @@ class Demo:
     # -- steps -----------------------------------------------------------------------------------------------
 
     def prepare(self) -> str:
+        if not self.stack.real_node:
+            raise StepFailed("the stack has no real node (another checkout runs this machine's one): see make up")
         self.cluster = Cluster(self.stack.kubeconfig)
         self.tokens = self.cluster.prepare_namespace(self.namespace)
         self.log.mask(*self.tokens.values())
@@ -141,7 +152,9 @@ class Demo:
 
     def publish(self, number: int, version: str, crash: bool = False) -> str:
         ws = self._workspace()
-        if version != "v1":
+        if crash:
+            ws.change(version, f"example app {version}, broken: it exits at start", env={"EXIT_AT_START": "3"})
+        elif version != "v1":
             ws.change(version, f"example app {version}")
         settings: dict[str, object] = {
             "repo": self.repo,
@@ -154,7 +167,6 @@ class Demo:
             "password": self.stack.registry_password,
         }
         if crash:
-            # kwok's crash stage matches "crash" in a pod's image: this build's pods will crash-loop.
             settings["tag_suffix"] = "-crash"
         outcome = self._run("docker-publish-tagger", settings, number)
         self._expect_code(outcome, 0)
@@ -177,35 +189,43 @@ class Demo:
             "strategy": "rolling",
             "max_surge": "1",
             "max_unavailable": "0",
-            "timeout": "2m",
+            "timeout": "5m",
             "report_file": ".shipline/deploy.json",
             **self._kube("deploy"),
         }
         self._expect_code(self._run("kubectl-helm-deploy", settings, build.number), 0)
-        state = self._cluster().wait_healthy(self.namespace, APP, timeout=30)
+        state = self._cluster().wait_healthy(self.namespace, APP, timeout=120)
         self._expect_image(state, build.image)
         self.facts.revisions[version] = state.revision
         return f"revision {state.revision}, {state.available}/{state.replicas} available on {short(build.image)}"
 
+    def rolling_upgrade(self) -> str:
+        """deploy v2 while a client keeps asking the Service: with maxUnavailable 0 not one request may fail."""
+        with Traffic(self._service_url() + "/") as traffic:
+            done = self.deploy("v2")
+        self.facts.rolling_traffic = traffic.summary()
+        self.log.info(f"during the rolling upgrade: {traffic.summary()}")
+        if traffic.failed or not traffic.ok:
+            raise StepFailed(f"requests failed during the rolling upgrade: {traffic.summary()}")
+        return f"{done}; {traffic.summary()}"
+
     def serve(self, version: str) -> str:
-        # The image the Deployment runs, exactly (repo@digest), now as a real container.
-        image = self._cluster().deployment(self.namespace, APP).images[0]
-        self.log.info("kwok's pods run no containers: the HTTP checks go to a real container of this image")
-        url = self.app.serve(image)
-        page = self.app.page()
-        if f"version: {version}" not in page:
-            raise StepFailed(f"{url}/ does not say version: {version}: {page[:120]!r}")
-        self.facts.http_checked.append(f"{url}/ -> version: {version}")
-        return f"{url}/ says version: {version} (a container of {short(image)})"
+        """The Service answers with `version` (kube-proxy needs a moment to program a new Service: poll)."""
+        url = self._service_url() + "/"
+        page = self._cluster().wait_answering(url, f"version: {version}", timeout=120)
+        if page is None:
+            raise StepFailed(f"{url} did not answer version: {version} within 120s")
+        self.facts.http_checked.append(f"{url} -> version: {version}")
+        return f"{url} says version: {version} (the Service of the deployed pods)"
 
     def verify(self, version: str) -> str:
         build = self.facts.builds[version]
         settings = {
             "namespace": self.namespace,
             "deployments": [APP],
-            "timeout": "1m",
+            "timeout": "3m",
             "expected_image": build.image,
-            "urls": [f"{self.app.url}/"],
+            "urls": [f"{self._service_url()}/"],
             "expect_body": f"version: {version}",
             "requests_per_url": 5,
             "interval": "100ms",
@@ -229,7 +249,7 @@ class Demo:
             "min_available": 2,
             "random_seed": "shipline-demo",
             "recovery_timeout": "60s",
-            "probe_urls": [f"{self.app.url}/healthz"],
+            "probe_urls": [f"{self._service_url()}/healthz"],
             "report_file": ".shipline/chaos.json",
             **self._kube("chaos"),
         }
@@ -254,16 +274,16 @@ class Demo:
             "strategy": "rolling",
             "max_surge": "1",
             "max_unavailable": "0",
-            "timeout": "2m",
+            "timeout": "5m",
             "rollback_on_failure": True,
             "report_file": ".shipline/deploy.json",
             **self._kube("deploy"),
         }
         outcome = self._run("kubectl-helm-deploy", settings, crash.number)
         self._expect_code(outcome, 1)
-        if "CrashLoopBackOff" not in outcome.output:
-            raise StepFailed("exit 1, but the output does not name CrashLoopBackOff")
-        state = self._cluster().wait_healthy(self.namespace, APP, timeout=30)
+        if "CrashLoopBackOff" not in outcome.output or "EXIT_AT_START" not in outcome.output:
+            raise StepFailed("exit 1, but the output names no CrashLoopBackOff with the app's termination message")
+        state = self._cluster().wait_healthy(self.namespace, APP, timeout=120)
         self._expect_image(state, good.image)
         self.facts.revisions["crash"] = "failed"
         self.facts.revisions["rollback"] = state.revision
@@ -322,6 +342,11 @@ class Demo:
         if state.images != (image,):
             raise StepFailed(f"the Deployment runs {', '.join(state.images)}, expected {image}")
 
+    def _service_url(self) -> str:
+        if not self.url:
+            self.url = self._cluster().service_url(self.namespace, APP)
+        return self.url
+
     def _workspace(self) -> Workspace:
         assert self.workspace is not None, "prepare runs first"
         return self.workspace
@@ -353,11 +378,13 @@ def summary(demo: Demo, log: Log) -> None:
     if facts.revisions:
         log.info("")
         log.info("revisions: " + ", ".join(f"{k} -> {v}" for k, v in facts.revisions.items()))
+    if facts.rolling_traffic:
+        log.info(f"rolling upgrade v1 -> v2 seen by a client of the Service: {facts.rolling_traffic}")
     if facts.recovery_seconds is not None:
         log.info(f"chaos recovery: {facts.recovery_seconds:.1f}s (first kill -> all replicas available again)")
     log.info(
-        "note: kwok's pods run no containers (Kubernetes itself is real: scheduler, controllers, ReplicaSets); "
-        "the HTTP checks went to a real container of the same image on the local Docker engine"
+        "note: the pods ran on the stack's real node (kubelet + containerd); every HTTP check and chaos probe went "
+        "to their Service's ClusterIP through kube-proxy"
     )
     log.info(f"result: {'every step behaved as expected' if demo.passed else 'NOT every step behaved as expected'}")
 

@@ -41,9 +41,13 @@ class Workspace:
         )
         return done.stdout.strip()
 
-    def change(self, version: str, message: str) -> str:
-        """Set the app's version (its VERSION file) and commit; returns the new commit SHA."""
+    def change(self, version: str, message: str, env: dict[str, str] | None = None) -> str:
+        """Set the app's version (its VERSION file), and `env` as ENV lines of its Dockerfile (e.g. EXIT_AT_START
+        for a broken build, see examples/app/app.py); commit; returns the new commit SHA."""
         (self.path / "VERSION").write_text(version + "\n")
+        if env:
+            with (self.path / "Dockerfile").open("a") as dockerfile:
+                dockerfile.writelines(f"ENV {key}={value}\n" for key, value in env.items())
         self.git("add", "-A")
         self.git("commit", "-q", "-m", message)
         return self.commit

@@ -5,6 +5,11 @@
 #   scripts/images.sh chaos-kill ...   only these images
 #   scripts/images.sh --context-only   only the build context: build/wheels (shipline and its dependencies as
 #                                      wheels, plus pip's own) and build/helm/helm
+#   scripts/images.sh --sizes          only the sizes of the images built last (what `make bench` prints)
+#
+# Each image is FROM scratch: the Dockerfiles' shared build stage runs images/layers.py, which splits a minimal
+# Python runtime, the common packages, the Kubernetes client and each plugin's own closure into layers; the
+# suite's size counts the layers the four images share once (what a runner pulls to run all four).
 #
 # Nothing can be pulled and pip inside a container cannot reach PyPI here, so the wheelhouse is made on the host
 # (with the project's venv) and the images install from it with --no-index. The images are tagged
@@ -36,15 +41,32 @@ VERSION=$("$PY" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "r
 TAG=${SHIPLINE_IMAGE_TAG:-$VERSION}
 
 context_only=
+sizes_only=
 selected=()
 for arg in "$@"; do
   case $arg in
     --context-only) context_only=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --sizes) sizes_only=1 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) [[ " ${PLUGINS[*]} " == *" $arg "* ]] || die "unknown image '$arg' (one of: ${PLUGINS[*]})"; selected+=("$arg") ;;
   esac
 done
 [ ${#selected[@]} -gt 0 ] || selected=("${PLUGINS[@]}")
+
+print_sizes() {
+  printf '%-45s %10s\n' IMAGE SIZE
+  local plugin image size
+  for plugin in "${selected[@]}"; do
+    image=shipline/$plugin:$TAG
+    size=$(docker image inspect --format '{{.Size}}' "$image") || die "no image $image (run make images)"
+    awk -v i="$image" -v s="$size" 'BEGIN { printf "%-45s %7.1f MB\n", i, s / 1e6 }'
+  done
+  # Each layer once: the classic builder gives a layer shared through its cache the same history entry id.
+  for plugin in "${selected[@]}"; do
+    docker history --no-trunc --human=false --format '{{.ID}} {{.Size}}' "shipline/$plugin:$TAG"
+  done | awk '!seen[$1]++ { total += $2 } END { printf "%-45s %7.1f MB\n", "suite (shared layers once)", total / 1e6 }'
+}
+if [ -n "$sizes_only" ]; then print_sizes; exit 0; fi
 
 # --- build context: wheelhouse and helm ------------------------------------------------------------------------
 make_context() {
@@ -55,7 +77,7 @@ make_context() {
   log "wheelhouse: shipline and its dependencies into build/wheels"
   # A fixed SOURCE_DATE_EPOCH makes the wheel byte-identical for identical sources, so Docker's layer cache
   # holds across runs (the images are rebuilt only when the code or a dependency changed).
-  SOURCE_DATE_EPOCH=315532800 "$PY" -m pip wheel --quiet --disable-pip-version-check -w "$wheels" "$ROOT" >&2 \
+  SOURCE_DATE_EPOCH=315532800 "$PY" -m pip wheel --quiet --disable-pip-version-check -w "$wheels" "$ROOT[all]" >&2 \
     || die "pip wheel of the project failed"
   if ! ls "$wheels"/pip-*.whl >/dev/null 2>&1; then
     "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: -d "$wheels" pip >&2 \
@@ -99,9 +121,4 @@ for plugin in "${selected[@]}"; do
     || die "docker build -f Dockerfile.$plugin failed"
 done
 
-printf '%-45s %10s\n' IMAGE SIZE
-for plugin in "${selected[@]}"; do
-  image=shipline/$plugin:$TAG
-  size=$(docker image inspect --format '{{.Size}}' "$image")
-  awk -v i="$image" -v s="$size" 'BEGIN { printf "%-45s %7.1f MB\n", i, s / 1e6 }'
-done
+print_sizes

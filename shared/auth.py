@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from shared.errors import SettingsError
 from shared.log import Log
 from shared.settings import Setting, Values
@@ -174,11 +172,14 @@ def _write_kubeconfig(
         "contexts": [{"name": "shipline", "context": context}],
         "current-context": "shipline",
     }
-    path = secrets.write("kubeconfig", yaml.safe_dump(config))
+    # JSON, which is YAML to helm and the client: a plugin that reads no YAML never imports PyYAML (start-up).
+    path = secrets.write("kubeconfig", json.dumps(config, indent=2))
     return KubeAccess(path, server, namespace, insecure)
 
 
 def _from_kubeconfig(content: str, context_name: str, insecure: bool, secrets: SecretDir) -> KubeAccess:
+    import yaml
+
     try:
         config = yaml.safe_load(content)
     except yaml.YAMLError:

@@ -6,32 +6,36 @@ from __future__ import annotations
 
 import json
 import subprocess
-
-import docker.errors
-import pyhelm3.errors
-import requests
-import urllib3.exceptions
-from kubernetes.client.exceptions import OpenApiException
-from kubernetes.config.config_exception import ConfigException
+import sys
+from typing import Any
 
 LINE_MAX = 400
 
 
+def _raised_by(error: BaseException, module: str, name: str) -> bool:
+    """`error` is an instance of `module.name`, looked up only when the library is loaded: a plugin that never
+    imported it cannot have raised it, its image may not carry it, and importing it here would cost every
+    plugin's start-up."""
+    cls = getattr(sys.modules.get(module), name, None)
+    return isinstance(cls, type) and isinstance(error, cls)
+
+
 def describe_failure(error: BaseException) -> str | None:
     """The cause of an operation failure as one line, or None when `error` is not one (a bug)."""
-    if isinstance(error, OpenApiException):
+    if _raised_by(error, "kubernetes.client.exceptions", "OpenApiException"):
         return one_line(_kubernetes(error))
-    if isinstance(error, ConfigException):
+    if _raised_by(error, "kubernetes.config.config_exception", "ConfigException"):
         return one_line(f"Kubernetes client configuration: {error}")
-    if isinstance(error, docker.errors.APIError):
-        return one_line(f"the Docker engine answered {error.status_code}: {error.explanation or error}")
-    if isinstance(error, docker.errors.DockerException):
+    if _raised_by(error, "docker.errors", "APIError"):
+        api_error: Any = error
+        return one_line(f"the Docker engine answered {api_error.status_code}: {api_error.explanation or error}")
+    if _raised_by(error, "docker.errors", "DockerException"):
         return one_line(f"Docker: {error}")
-    if isinstance(error, pyhelm3.errors.Error):
+    if _raised_by(error, "pyhelm3.errors", "Error"):
         return one_line(f"helm: {type(error).__name__}: {error}")
-    if isinstance(error, requests.RequestException):
+    if _raised_by(error, "requests", "RequestException"):
         return one_line(f"HTTP request failed: {error}")
-    if isinstance(error, urllib3.exceptions.HTTPError):
+    if _raised_by(error, "urllib3.exceptions", "HTTPError"):
         return one_line(f"connection failed: {error}")
     if isinstance(error, subprocess.TimeoutExpired):
         return one_line(f"{error.cmd[0] if isinstance(error.cmd, list) else 'a command'} timed out")
@@ -41,7 +45,7 @@ def describe_failure(error: BaseException) -> str | None:
     return None
 
 
-def _kubernetes(error: OpenApiException) -> str:
+def _kubernetes(error: BaseException) -> str:
     status = getattr(error, "status", None)
     reason = getattr(error, "reason", None) or ""
     message = ""

@@ -14,8 +14,10 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import requests
+if TYPE_CHECKING:  # imported where requests are made: deployment-verify reaches its first API call sooner
+    import requests
 
 Sleep = Callable[[float], None]
 
@@ -149,6 +151,8 @@ def backoff_delays(retries: int, first: float, cap: float = 10.0) -> list[float]
 def short_error(error: BaseException) -> str:
     """A request failure in a few words ("connection refused", "timed out after 2s" ...), without the long
     urllib3 chain requests puts in its messages."""
+    import requests
+
     text = str(error)
     if isinstance(error, requests.Timeout):
         return "timed out"
@@ -165,6 +169,8 @@ def short_error(error: BaseException) -> str:
 
 def probe(url: str, expectation: Expectation, session: requests.Session) -> Outcome:
     """One request, judged. Never raises for network trouble: that is an error outcome."""
+    import requests
+
     started = time.perf_counter()
     try:
         resp = session.get(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from shared.auth import KubeAccess
@@ -21,7 +22,10 @@ T = TypeVar("T")
 def api_client(access: KubeAccess, timeout: float = 30.0) -> client.ApiClient:
     """An ApiClient for `access`; no global configuration is touched."""
     cfg = client.Configuration()
-    config.load_kube_config(config_file=str(access.kubeconfig), client_configuration=cfg, persist_config=False)
+    if not _token_kubeconfig(access.kubeconfig, cfg):
+        from kubernetes import config  # exec plugins, client certificates, auth providers: the client's own loader
+
+        config.load_kube_config(config_file=str(access.kubeconfig), client_configuration=cfg, persist_config=False)
     grace = RestartGrace()
     cfg.retries = NotingRetry(
         total=3, connect=3, read=0, backoff_factor=0.5, status_forcelist=(502, 503, 504), grace=grace
@@ -31,6 +35,26 @@ def api_client(access: KubeAccess, timeout: float = 30.0) -> client.ApiClient:
     api.shipline_server = access.server  # type: ignore[attr-defined]  # for error messages
     api.shipline_timeout = timeout  # type: ignore[attr-defined]
     return api
+
+
+def _token_kubeconfig(path: Path, cfg: client.Configuration) -> bool:
+    """The kubeconfig shared.auth writes (as JSON) for a server and a token file, read directly into `cfg` (False
+    for any other): the client's loader imports OAuth, exec and cloud auth support first, a good part of a
+    plugin's start."""
+    try:
+        kubeconfig = json.loads(path.read_text())
+        (cluster,) = [entry["cluster"] for entry in kubeconfig["clusters"]]
+        (user,) = [entry["user"] for entry in kubeconfig["users"]]
+    except (KeyError, TypeError, ValueError):
+        return False
+    plain = {"server", "certificate-authority", "insecure-skip-tls-verify"}
+    if set(user) != {"tokenFile"} or not set(cluster) <= plain:
+        return False
+    cfg.host = cluster["server"]
+    cfg.api_key["authorization"] = "Bearer " + Path(user["tokenFile"]).read_text().strip()
+    cfg.verify_ssl = not cluster.get("insecure-skip-tls-verify", False)
+    cfg.ssl_ca_cert = cluster.get("certificate-authority")
+    return True
 
 
 def grace_of(api: client.ApiClient) -> RestartGrace:

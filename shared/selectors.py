@@ -4,6 +4,7 @@ fields.ParseSelector), so a malformed one is an input error before the first API
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # A request line past ~8 KiB is refused by common proxies; no real selector comes near this.
@@ -99,7 +100,7 @@ def parse_label_selector(selector: str) -> list[Requirement]:
     return requirements
 
 
-def _requirement(take, peek) -> Requirement:  # type: ignore[no-untyped-def]
+def _requirement(take: Callable[[], str], peek: Callable[[], str | None]) -> Requirement:
     negated = peek() == "!"
     if negated:
         take()

@@ -74,7 +74,7 @@ class Setting:
 
     def fail(self, raw: str, problem: str) -> NoReturn:
         # One line, whatever the value: json.dumps escapes newlines, and a huge value is cut.
-        shown = "******" if self.secret else json.dumps(raw if len(raw) <= 80 else f"{raw[:80]}...")
+        shown = "******" if self.secret else quote(raw if len(raw) <= 80 else f"{raw[:80]}...")
         if len(raw) > 80 and not self.secret:
             shown += f" ({len(raw)} characters)"
         raise SettingsError(self.env, f"{shown} {problem}")
@@ -99,6 +99,13 @@ class Setting:
         if low in (None, INT64_MIN):
             return f"at most {_num(high)}{unit}"
         return f"{_num(low)}-{_num(high)}{unit}"  # type: ignore[arg-type]
+
+
+def quote(text: str) -> str:
+    """`text` in double quotes as the operator wrote it ("٣" stays ٣), with invisible characters escaped."""
+    return "".join(
+        c if c.isprintable() or c == " " else json.dumps(c)[1:-1] for c in json.dumps(text, ensure_ascii=False)
+    )
 
 
 def _num(x: float) -> str:

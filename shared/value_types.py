@@ -64,7 +64,7 @@ def check_string(s: Setting, value: str, raw: str, what: str = "") -> str:
     shown = "" if s.secret else f" {json.dumps(value[:80])}"
     label = f"has {what}{shown} that " if what and value != raw else ""
     if len(value) > STR_MAX:
-        s.fail(raw, f"{label}is {len(value)} characters long; at most {STR_MAX}")
+        s.fail(raw, f"{label}is longer than {STR_MAX} characters")
     if not s.secret and not value.isprintable():
         bad = next(c for c in value if not c.isprintable())
         s.fail(raw, f"{label}contains the control character U+{ord(bad):04X}")
@@ -81,7 +81,7 @@ def _str(s: Setting, raw: str) -> str:
 
 def _int(s: Setting, raw: str) -> int:
     if not _INT.fullmatch(raw):
-        s.fail(raw, "is not a whole number" + (" (ASCII digits only)" if any(c.isdigit() for c in raw) else ""))
+        s.fail(raw, "is not a whole number" + _ascii_hint(raw))
     # Past 19 digits it is outside int64 whatever the bounds; int() would also refuse 4,300+ digits on its own.
     if len(raw.lstrip("+-").lstrip("0")) > 19:
         value = INT64_MAX + 1 if not raw.startswith("-") else INT64_MIN - 1
@@ -90,9 +90,13 @@ def _int(s: Setting, raw: str) -> int:
     return _bounded(s, raw, value, INT64_MIN, INT64_MAX)
 
 
+def _ascii_hint(raw: str) -> str:
+    return " (ASCII digits only)" if any(c.isdigit() and not c.isascii() for c in raw) else ""
+
+
 def _float(s: Setting, raw: str) -> float:
     if len(raw) > 64 or not _FLOAT.fullmatch(raw):
-        s.fail(raw, "is not a number" + (" (ASCII digits only)" if any(c.isdigit() for c in raw) else ""))
+        s.fail(raw, "is not a number" + _ascii_hint(raw))
     return _bounded(s, raw, float(raw), float(INT64_MIN), float(INT64_MAX))
 
 

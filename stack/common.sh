@@ -17,11 +17,15 @@ HELM_BIN=$CACHE/bin/helm-$HELM_VERSION/helm
 DRONE_BIN=$CACHE/bin/drone-$DRONE_CLI_VERSION/drone
 WOODPECKER_BIN=$CACHE/bin/woodpecker-$WOODPECKER_VERSION/woodpecker-cli
 CLUSTER_NAME=shipline
+REAL_NODE_NAME=shipline-real
+# On the kwok nodes (kwok's own key): pods land there only when they tolerate it.
+KWOK_TAINT=kwok.x-k8s.io/node=fake:NoSchedule
 
 DOCKER_DIR=$STACK_STATE/docker
 REGISTRY_DIR=$STACK_STATE/registry
 KWOK_DIR=$STACK_STATE/kwok
 KUBE_DIR=$STACK_STATE/kube
+NODE_DIR=$STACK_STATE/node
 ENV_FILE=$STACK_STATE/env
 
 log() { printf '[stack %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -83,12 +87,38 @@ start_registry() {
 # The admin kubectl of the stack (version-matched, built into the cache).
 kubectl_admin() { "$KUBECTL_BIN/kubectl" --kubeconfig "$KWOK_DIR/clusters/$CLUSTER_NAME/kubeconfig.yaml" "$@"; }
 
+# node_ip: the machine's address for the real node's kubelet (the kubelet refuses loopback): the default route's
+# source, else the first global IPv4 address.
+node_ip() {
+  local ip
+  ip=$(ip -4 route get 1.1.1.1 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "src") { print $(i + 1); exit }}')
+  [ -n "$ip" ] || ip=$(ip -4 -o addr show scope global 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')
+  [ -n "$ip" ] || die "no global IPv4 address for the real node's kubelet (it refuses loopback)"
+  echo "$ip"
+}
+
+# place_namespace NS real|kwok: where the namespace's pods run, by namespace annotations read by the admission
+# plugins PodNodeSelector and PodTolerationRestriction (tests/integration/conftest.py does the same).
+place_namespace() {
+  local ns=$1 where=$2 selector tolerations='[]'
+  case $where in
+    real) selector=shipline.io/node=real ;;
+    kwok) selector=type=kwok
+          tolerations='[{"key":"kwok.x-k8s.io/node","operator":"Equal","value":"fake","effect":"NoSchedule"}]' ;;
+    *) die "place_namespace: real or kwok, got '$where'" ;;
+  esac
+  kubectl_admin annotate --overwrite namespace "$ns" "scheduler.alpha.kubernetes.io/node-selector=$selector" \
+    "scheduler.alpha.kubernetes.io/defaultTolerations=$tolerations" >/dev/null
+}
+
 # kwokctl with the stack's work dir, the stack's kubectl first on PATH, and no way to download anything:
-# every proxy variable points at a closed port (loopback, i.e. the cluster itself, is never proxied).
+# every proxy variable points at a closed port. Loopback (the cluster itself) and the real node's address (the
+# apiserver dials its kubelet for logs/exec) are never proxied; the components inherit this environment.
 kwokctl_stack() {
+  local no_proxy; no_proxy=127.0.0.1,localhost,$(node_ip)
   env KWOK_WORKDIR="$KWOK_DIR" KWOK_KUBE_VERSION="$KUBE_VERSION" PATH="$KUBECTL_BIN:$PATH" \
     HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 \
-    NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost \
+    NO_PROXY="$no_proxy" no_proxy="$no_proxy" \
     "$KWOK_BIN/kwokctl" "$@"
 }
 

@@ -9,6 +9,9 @@
 stack_lock "$0" "$@"
 rm -f "$ENV_FILE"
 
+# The real node first (its kubelet talks to the cluster; its pods, mounts, netns and iptables chains go with it)
+"$STACK_SRC/node.sh" down || log "stopping the real node failed; run stack/down.sh again"
+
 # Kubernetes (kwokctl stops etcd, kube-*, kwok-controller and removes the cluster's work dir)
 cluster_dir=$KWOK_DIR/clusters/$CLUSTER_NAME
 if [ -d "$cluster_dir" ]; then

@@ -29,7 +29,9 @@ mkdir -p "$DOCKER_DIR" "$REGISTRY_DIR" "$KWOK_DIR" "$KUBE_DIR"
 ensure_packages() {
   local missing=() pair cmd pkg
   for pair in dockerd:docker.io docker-registry:docker-registry htpasswd:apache2-utils debootstrap:debootstrap \
-              curl:curl flock:util-linux python3:python3; do
+              curl:curl flock:util-linux python3:python3 \
+              containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins \
+              iptables:iptables conntrack:conntrack; do
     cmd=${pair%%:*} pkg=${pair#*:}
     command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
   done
@@ -173,9 +175,11 @@ log "registry: $REGISTRY ok (/v2/: 401 without credentials, 200 with)"
 # ---------------------------------------------------------------------------------------------------------------
 # 4. Kubernetes: kwokctl binary runtime with the locally built binaries, our stages, 2 fake nodes
 kwok_config=$KWOK_DIR/kwokctl-config.yaml
+cluster_dir=$KWOK_DIR/clusters/$CLUSTER_NAME
+pki=$cluster_dir/pki
 {
   cat <<EOF
-# written by stack/up.sh from stack/kwok/*.yaml
+# written by stack/up.sh from stack/kwok/*.yaml; the real node's kubelet listens on $(node_ip)
 apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokctlConfiguration
 options:
@@ -183,17 +187,35 @@ options:
   bindAddress: 127.0.0.1
   # used only when no kubectl is on PATH (we put ours first anyway); the default is a dl.k8s.io URL
   kubectlBinary: $KUBECTL_BIN/kubectl
+componentsPatches:
+- name: kube-apiserver
+  extraArgs:
+  # the real node's kubelet (stack/node.sh) joins with a bootstrap token (TLS bootstrap), not an admin credential
+  - {key: enable-bootstrap-token-auth, value: "true"}
+  # kubectl logs/exec: the apiserver authenticates to the kubelet with a client certificate
+  - {key: kubelet-client-certificate, value: $pki/admin.crt}
+  - {key: kubelet-client-key, value: $pki/admin.key}
+  # ... at its InternalIP (the node's name resolves nowhere)
+  - {key: kubelet-preferred-address-types, value: "InternalIP,Hostname"}
+  # besides the default admission plugins: these three place pods (namespace annotations pick the real node
+  # or the kwok nodes) and confine the kubelet to its own Node and pods
+  - {key: enable-admission-plugins, value: "NodeRestriction,PodNodeSelector,PodTolerationRestriction"}
 # With leader election on, the controller-manager and the scheduler exit when they cannot renew their lease, i.e.
 # whenever the API server restarts (fault tests do that). There is only ever one of each here.
-componentsPatches:
 - name: kube-controller-manager
   extraArgs:
-  - key: leader-elect
-    value: "false"
+  - {key: leader-elect, value: "false"}
+  # signs the real node's kubelet client certificate (the CSR is approved automatically for bootstrap-token users)
+  - {key: cluster-signing-cert-file, value: $pki/ca.crt}
+  - {key: cluster-signing-key-file, value: $pki/ca.key}
 - name: kube-scheduler
   extraArgs:
-  - key: leader-elect
-    value: "false"
+  - {key: leader-elect, value: "false"}
+- name: kwok-controller
+  extraArgs:
+  # only the fake nodes (kwokctl's node template annotates them): the real node's pods are the kubelet's
+  - {key: manage-all-nodes, value: "false", override: true}
+  - {key: manage-nodes-with-annotation-selector, value: kwok.x-k8s.io/node=fake}
 EOF
   echo "---"
   cat "$STACK_SRC/kwok/stages-fast.yaml"
@@ -203,7 +225,6 @@ EOF
 mv "$kwok_config.new" "$kwok_config"
 # The cluster is recreated when its configuration (stages, delays, versions) changed.
 config_sum=$( { cat "$kwok_config"; echo "$KUBE_VERSION $ETCD_VERSION $KWOK_VERSION"; } | sha256sum | cut -c1-16)
-cluster_dir=$KWOK_DIR/clusters/$CLUSTER_NAME
 ADMIN_KUBECONFIG=$cluster_dir/kubeconfig.yaml
 contexts_kubeconfig=$KWOK_DIR/contexts.kubeconfig  # kwokctl adds/removes its context here, not in ~/.kube/config
 
@@ -248,18 +269,21 @@ kube_ready || die "kube-apiserver does not answer /readyz; see $cluster_dir/logs
 log "kubernetes: every component healthy: $("$STACK_SRC/cluster.sh" status | awk 'NR > 1 { printf "%s%s", sep, $1; sep = ", " }')"
 [ -z "$(ls -A "$KWOK_DIR/cache" 2>/dev/null)" ] || log "WARNING: kwokctl cached downloads in $KWOK_DIR/cache: $(ls "$KWOK_DIR/cache")"
 
-nodes=$(kubectl_admin get nodes -o name 2>/dev/null | wc -l)
+nodes=$(kubectl_admin get nodes -l type=kwok -o name 2>/dev/null | wc -l)
 if [ "$nodes" -lt 2 ]; then
   log "kubernetes: scaling fake nodes to 2"
   kwokctl_stack --name "$CLUSTER_NAME" scale node --replicas 2 >"$KWOK_DIR/scale.log" 2>&1 \
     || die "kwokctl scale node failed: $(tail -3 "$KWOK_DIR/scale.log")"
 fi
-kubectl_admin wait --for=condition=Ready node --all --timeout=60s >/dev/null \
+kubectl_admin wait --for=condition=Ready node -l type=kwok --timeout=60s >/dev/null \
   || die "fake nodes did not become Ready; see $cluster_dir/logs/kwok-controller.log"
+# Only pods that tolerate this taint land on the fake nodes (namespaces annotated by stack/placement.sh kwok);
+# every other pod goes to the real node.
+kubectl_admin taint nodes -l type=kwok "$KWOK_TAINT" --overwrite >/dev/null || die "tainting the kwok nodes failed"
 KUBE_SERVER=$(kubectl_admin config view --minify -o jsonpath='{.clusters[0].cluster.server}')
 KUBE_CA_FILE=$cluster_dir/pki/ca.crt
 [ -s "$KUBE_CA_FILE" ] || die "cluster CA $KUBE_CA_FILE missing"
-log "kubernetes: $KUBE_SERVER ready, $(kubectl_admin get nodes --no-headers | grep -c ' Ready') fake nodes Ready"
+log "kubernetes: $KUBE_SERVER ready, $(kubectl_admin get nodes -l type=kwok --no-headers | grep -c ' Ready') fake nodes Ready"
 
 # ---------------------------------------------------------------------------------------------------------------
 # 5. Deployer: namespace, ServiceAccount, Role, RoleBinding from stack/rbac-deployer.yaml, and a fresh token
@@ -295,15 +319,28 @@ contexts:
 current-context: deployer@shipline
 EOF
 )
-log "deployer: namespace $KUBE_NAMESPACE, serviceaccount deployer, token valid 24h"
+place_namespace "$KUBE_NAMESPACE" kwok || die "annotating namespace $KUBE_NAMESPACE failed"
+log "deployer: namespace $KUBE_NAMESPACE (pods on the kwok nodes), serviceaccount deployer, token valid 24h"
 
 # ---------------------------------------------------------------------------------------------------------------
-# 6. helm
+# 6. The real node (kubelet + containerd + CNI + kube-proxy), see stack/node.sh
+real_node=$REAL_NODE_NAME
+REGISTRY=$REGISTRY REGISTRY_USERNAME=$REGISTRY_USERNAME REGISTRY_PASSWORD=$REGISTRY_PASSWORD KUBE_SERVER=$KUBE_SERVER \
+  KUBE_CA_FILE=$KUBE_CA_FILE DOCKER_HOST=$DOCKER_HOST "$STACK_SRC/node.sh" up || case $? in
+    10) real_node= ;;  # another checkout runs this machine's real node: REAL_NODE stays empty
+    *) die "the real node did not come up" ;;
+  esac
+# The example app's behaviours as images in the registry, for the real node's tests and demo
+REGISTRY=$REGISTRY REGISTRY_USERNAME=$REGISTRY_USERNAME REGISTRY_PASSWORD=$REGISTRY_PASSWORD DOCKER_HOST=$DOCKER_HOST \
+  "$STACK_SRC/app-images.sh" || die "building the example app images failed"
+
+# ---------------------------------------------------------------------------------------------------------------
+# 7. helm
 helm_version=$("$HELM_BIN" version --template '{{.Version}}' 2>/dev/null) || die "helm $HELM_BIN does not run"
 log "helm: $HELM_BIN ($helm_version)"
 
 # ---------------------------------------------------------------------------------------------------------------
-# 7. .stack/env
+# 8. .stack/env
 q() { case $1 in *[!A-Za-z0-9_./:@%+=,-]*) printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")" ;; *) printf %s "$1" ;; esac; }
 (umask 077; {
   echo "# written by stack/up.sh at $(date -u +%Y-%m-%dT%H:%M:%SZ); shell-sourceable, secrets inside (mode 0600)"
@@ -330,6 +367,10 @@ q() { case $1 in *[!A-Za-z0-9_./:@%+=,-]*) printf "'%s'" "$(printf %s "$1" | sed
   echo "RBAC_TEMPLATE=$(q "$STACK_SRC/rbac-deployer.yaml")"
   echo "SHIPLINE_READY_DELAY_MS=$READY_DELAY_MS"
   echo "SHIPLINE_CRASH_INTERVAL_MS=$CRASH_INTERVAL_MS"
+  echo "REAL_NODE=$real_node"
+  echo "KWOK_TAINT=$KWOK_TAINT"
+  echo "NODE_DIR=$(q "$NODE_DIR")"
+  echo "APP_IMAGE_REPO=$REGISTRY/shipline/example-app"
 } > "$ENV_FILE.new")
 mv "$ENV_FILE.new" "$ENV_FILE"
 log "stack up in $(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$start" "$(date +%s.%N)") s; environment in $ENV_FILE"

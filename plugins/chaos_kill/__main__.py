@@ -5,15 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import requests
-
-from plugins.chaos_kill.chaostoolkit import read_experiment
-from plugins.chaos_kill.experiment import run_experiment
-from plugins.chaos_kill.plan import build_plan
-from plugins.chaos_kill.probes import http_prober
 from plugins.chaos_kill.settings import DECLARATION
-from shared.auth import SecretDir, kube_access
-from shared.kube import api_client
 from shared.log import Log
 from shared.runner import run_plugin
 from shared.settings import Values
@@ -22,6 +14,16 @@ README = Path(__file__).with_name("README.md")
 
 
 def execute(values: Values, log: Log) -> int:
+    # The clients load only once the settings are valid: a settings error exits before they are imported.
+    import requests
+
+    from plugins.chaos_kill.chaostoolkit import read_experiment
+    from plugins.chaos_kill.experiment import run_experiment
+    from plugins.chaos_kill.plan import build_plan
+    from plugins.chaos_kill.probes import http_prober
+    from shared.auth import SecretDir, kube_access
+    from shared.kube import api_client
+
     log.mask(*values.probe_headers.values())
     # Everything is validated (settings, experiment file, cluster access) before the first API call.
     hypothesis = read_experiment(values.chaostoolkit_experiment) if values.chaostoolkit_experiment else None

@@ -6,12 +6,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from plugins.deployment_verify.plan import build_plan
 from plugins.deployment_verify.settings import DECLARATION
-from plugins.deployment_verify.steps import report, verify
-from shared.auth import SecretDir, kube_access
 from shared.handoff import Published, read_published
-from shared.kube import api_client
 from shared.log import Log
 from shared.runner import run_plugin
 from shared.settings import Values
@@ -27,6 +23,12 @@ def published(values: Values) -> Published | None:
 
 
 def execute(values: Values, log: Log) -> int:
+    # The clients load only once the settings are valid: a settings error exits before they are imported.
+    from plugins.deployment_verify.plan import build_plan
+    from plugins.deployment_verify.steps import report, verify
+    from shared.auth import SecretDir, kube_access
+    from shared.kube import api_client
+
     handoff = published(values)
     with SecretDir() as secrets:
         access = kube_access(values, secrets, log)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 from kubernetes import client
 
 from plugins.deployment_verify.images import verify_pods
@@ -22,6 +21,9 @@ from shared.kube import call
 from shared.log import Log
 from shared.report import Check, log_checks, write_json, write_junit
 from shared.rollout_wait import RolloutResult, raw, undo_rollout, wait_for_rollout
+
+if TYPE_CHECKING:
+    import requests
 
 
 @dataclass
@@ -236,6 +238,8 @@ def verify(api: client.ApiClient, plan: Plan, log: Log) -> Outcome:
     if plan.expected_image:
         checks += check_images(api, plan, results, log)
     if all(c.passed for c in checks):
+        import requests  # only now: a plugin's start is its imports, and HTTP checks come last
+
         with requests.Session() as session:
             checks += check_urls(session, plan, log)
             checks += check_canary(session, plan, log)

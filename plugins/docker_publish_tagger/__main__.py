@@ -7,10 +7,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from plugins.docker_publish_tagger.build import check_sources, connect
 from plugins.docker_publish_tagger.plan import make_plan
-from plugins.docker_publish_tagger.publish import publish
-from plugins.docker_publish_tagger.registry import Registry
 from plugins.docker_publish_tagger.settings import DECLARATION
 from shared.auth import registry_auth
 from shared.ci import read_context
@@ -23,6 +20,11 @@ README = Path(__file__).with_name("README.md")
 
 
 def execute(values: Values, log: Log) -> int:
+    # The clients load only once the settings are valid: a settings error exits before they are imported.
+    from plugins.docker_publish_tagger.build import check_sources, connect
+    from plugins.docker_publish_tagger.publish import publish
+    from plugins.docker_publish_tagger.registry import Registry
+
     # Settings -> plan (pure) -> input checks: everything that can be wrong with the input fails here.
     plan = make_plan(values, read_context(os.environ, values), os.environ, datetime.now(UTC))
     log.mask(*(plan.build.build_args[name] for name in plan.build.secret_args))

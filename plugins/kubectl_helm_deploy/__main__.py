@@ -7,10 +7,18 @@ import sys
 from pathlib import Path
 
 from plugins.kubectl_helm_deploy.settings import DECLARATION
-from plugins.kubectl_helm_deploy.steps import execute
+from shared.log import Log
 from shared.runner import run_plugin
+from shared.settings import Values
 
 README = Path(__file__).with_name("README.md")
+
+
+def execute(values: Values, log: Log) -> int:
+    # The clients load only once the settings are valid: a settings error exits before they are imported.
+    from plugins.kubectl_helm_deploy import steps
+
+    return steps.execute(values, log)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,30 +1,19 @@
-"""Helm mode: `helm lint` first (a failing lint is an input error, nothing deployed), then pyhelm3 — a release
-stuck in a pending state is recovered first — and our own fail-fast rollout wait of the release's Deployments;
-a failed upgrade is rolled back with `helm rollback` (a failed first install is uninstalled).
-
-helm reads the cluster credentials from the kubeconfig FILE of `shared.auth.kube_access` (the token stays in
-its own 0600 file): pyhelm3 logs its command lines, so nothing secret may ever be in them.
+"""Helm mode: `helm lint` first (a failing lint is an input error, nothing deployed), then the release
+(helm_release.py, with pyhelm3: loaded only in helm mode — pyhelm3 brings pydantic, slow to import).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import shutil
 from pathlib import Path
-from typing import Any
 
-import pyhelm3
 import yaml
-from pyhelm3 import errors as helm_errors
 
 from plugins.kubectl_helm_deploy.plan import HelmPlan
 from plugins.kubectl_helm_deploy.rolling import Deploy
 from shared.auth import KubeAccess, SecretDir
-from shared.errors import CommandError, PluginError, RolloutFailed, SettingsError
+from shared.errors import CommandError, SettingsError
 from shared.proc import run
-
-PENDING = ("pending-install", "pending-upgrade", "pending-rollback", "uninstalling")
 
 
 def check_helm(helm_bin: str) -> str:
@@ -56,109 +45,6 @@ def lint(deploy: Deploy, helm: HelmPlan, helm_bin: str, secrets: SecretDir) -> N
 
 
 def run_helm(deploy: Deploy, access: KubeAccess, helm_bin: str) -> None:
-    asyncio.run(_run(deploy, access, helm_bin))
+    from plugins.kubectl_helm_deploy import helm_release
 
-
-def _failure(action: str, error: helm_errors.Error) -> PluginError:
-    text = error.stderr.decode(errors="replace").strip()
-    lines = [ln.removeprefix("Error: ").strip() for ln in text.splitlines() if ln.strip()]
-    return PluginError(f"helm {action} failed: {lines[-1] if lines else f'exit {error.returncode}'}")
-
-
-async def _run(deploy: Deploy, access: KubeAccess, helm_bin: str) -> None:
-    plan, values, log = deploy.plan, deploy.values, deploy.log
-    helm = plan.helm
-    assert helm is not None
-    timeout = f"{int(values.timeout)}s"
-    client = pyhelm3.Client(kubeconfig=access.kubeconfig, executable=helm_bin, default_timeout=timeout)
-    ns = plan.namespace
-    try:
-        chart = await client.get_chart(
-            Path(helm.chart) if helm.local else helm.chart, repo=helm.repo_url or None, version=helm.version or None
-        )
-    except helm_errors.Error as e:
-        raise SettingsError("PLUGIN_CHART", str(_failure("show chart", e)).removeprefix("helm ")) from None
-    log.heading(f"Release {helm.release}: chart {chart.metadata.name} {chart.metadata.version}")
-    try:
-        previous = await _proceedable(deploy, client, helm.release, timeout)
-        if values.dry_run:
-            rev = await client.install_or_upgrade_release(
-                helm.release, chart, helm.values, namespace=ns, dry_run=True, create_namespace=values.create_namespace
-            )
-            for obj in await rev.resources():
-                if obj:
-                    log.info(f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')} would be applied")
-            return
-        rev = await client.install_or_upgrade_release(
-            helm.release,
-            chart,
-            helm.values,
-            atomic=values.atomic,
-            create_namespace=values.create_namespace,
-            namespace=ns,
-            timeout=timeout,
-            wait=values.atomic,
-        )
-    except helm_errors.Error as e:
-        raise _failure("upgrade --install", e) from None
-    log.info(f"release {helm.release}: revision {rev.revision} {rev.status.value}")
-    deploy.revisions[helm.release] = str(rev.revision)
-    if not values.wait:
-        return
-    names = [r["metadata"]["name"] for r in await rev.resources() if r and r.get("kind") == "Deployment"]
-    try:
-        for name in names:
-            log.heading(f"Wait for the rollout of deployment {name}")
-            deploy.wait(name)
-    except RolloutFailed as failure:
-        if not values.rollback_on_failure:
-            raise
-        raise await _roll_back(deploy, client, rev, previous, names, failure) from None
-
-
-async def _proceedable(deploy: Deploy, client: pyhelm3.Client, release: str, timeout: str) -> Any:
-    """The release's current revision, after recovering one stuck in a pending state (None: not installed)."""
-    try:
-        current = await client.get_current_revision(release, namespace=deploy.plan.namespace)
-    except helm_errors.ReleaseNotFoundError:
-        deploy.log.info(f"release {release} is not installed yet: install")
-        return None
-    if current.status.value in PENDING:
-        deploy.log.warn(
-            f"release {release} is stuck in {current.status.value} (revision {current.revision}, an earlier run "
-            "was interrupted): recovering it first"
-        )
-        if deploy.values.dry_run:
-            return current
-        recovered = await client.get_proceedable_revision(release, namespace=deploy.plan.namespace, timeout=timeout)
-        deploy.log.info(
-            "recovered: " + (f"revision {recovered.revision} {recovered.status.value}" if recovered else "uninstalled")
-        )
-        return recovered
-    deploy.log.info(f"release {release}: revision {current.revision} {current.status.value}; upgrade")
-    return current
-
-
-async def _roll_back(
-    deploy: Deploy, client: pyhelm3.Client, rev: Any, previous: Any, names: list[str], failure: RolloutFailed
-) -> PluginError:
-    release = rev.release
-    if previous is None:
-        deploy.log.heading(f"Uninstall release {release.name} (its first install failed)")
-        await client.uninstall_release(release.name, namespace=release.namespace, wait=True)
-        return RolloutFailed(f"{failure}; release {release.name} uninstalled (it had no earlier revision)")
-    deploy.log.heading(f"helm rollback {release.name} {previous.revision}")
-    try:
-        back = await release.rollback(previous.revision, wait=False, timeout=f"{int(deploy.values.timeout)}s")
-        for name in names:
-            deploy.wait(name)
-    except helm_errors.Error as e:
-        return PluginError(f"{failure}; {_failure('rollback', e)}")
-    except PluginError as e:
-        return RolloutFailed(f"{failure}; the rollback did not roll out either: {e}")
-    deploy.revisions[release.name] = str(back.revision)
-    images = json.dumps(deploy.serving, sort_keys=True)
-    return RolloutFailed(
-        f"{failure}; release {release.name} rolled back to revision {previous.revision} "
-        f"(now revision {back.revision}): {images}"
-    )
+    helm_release.run_helm(deploy, access, helm_bin)

@@ -7,7 +7,9 @@ in CI a missing stack is a failure, never a silent skip.
   stack          session: the `.stack/env` values (dict), once Docker, the registry and the Kubernetes API answered
   kube_admin     session: kubernetes ApiClient with the admin kubeconfig
   namespace      function: a fresh namespace with stack/rbac-deployer.yaml applied and a deployer token
-                 (a stacklib.Namespace); deleted after the test
+                 (a stacklib.Namespace); deleted after the test. Its pods run on the kwok nodes (fake pods, kwok's
+                 stage rules), or on the real node `shipline-real` (kubelet + containerd) when the test is marked
+                 `@pytest.mark.real_node` (stacklib.placement_annotations)
   registry       session: stacklib.Registry(host, username, password)
   docker_client  session: docker.DockerClient on the stack's DOCKER_HOST
   scratch_repo   function: a fresh repository name in the registry (local tags removed afterwards)
@@ -131,7 +133,10 @@ def namespace(
 ) -> Iterator[Namespace]:
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     name = f"it-{slug}-{uuid.uuid4().hex[:6]}"
-    for doc in render_rbac(name):
+    where = "real" if request.node.get_closest_marker("real_node") else "kwok"
+    if where == "real" and not stack.get("REAL_NODE"):
+        stack_unavailable("it has no real node (another checkout runs this machine's one, see `make up`'s output)")
+    for doc in render_rbac(name, where):
         utils.create_from_dict(kube_admin, doc)
     core = client.CoreV1Api(kube_admin)
 

@@ -3,6 +3,7 @@ its token, polling. Import them as `from tests.integration.stacklib import ...`.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -76,8 +77,8 @@ def token_api_client(server: str, ca_file: str, token: str) -> client.ApiClient:
     configuration.host = server
     configuration.ssl_ca_cert = ca_file
     configuration.verify_ssl = True
-    configuration.api_key = {"authorization": token}
-    configuration.api_key_prefix = {"authorization": "Bearer"}
+    # The whole header value: the client's prefix table changed its key names between releases.
+    configuration.api_key = {"authorization": f"Bearer {token}"}
     return client.ApiClient(configuration)
 
 
@@ -115,10 +116,35 @@ class Namespace:
         return write_token_kubeconfig(path, self.server, self.ca_file, self.token, self.name)
 
 
-def render_rbac(namespace: str) -> list[dict[str, Any]]:
-    """stack/rbac-deployer.yaml for `namespace`: Namespace, ServiceAccount deployer, Role, RoleBinding."""
+def render_rbac(namespace: str, where: str = "kwok") -> list[dict[str, Any]]:
+    """stack/rbac-deployer.yaml for `namespace`: Namespace (its pods placed on the kwok nodes or the real node,
+    see placement_annotations), ServiceAccount deployer, Role, RoleBinding."""
     text = RBAC_TEMPLATE.read_text().replace("${KUBE_NAMESPACE}", namespace)
-    return [doc for doc in yaml.safe_load_all(text) if doc]
+    docs = [doc for doc in yaml.safe_load_all(text) if doc]
+    for doc in docs:
+        if doc["kind"] == "Namespace":
+            doc["metadata"].setdefault("annotations", {}).update(placement_annotations(where))
+    return docs
+
+
+# The kwok nodes' taint (stack/common.sh KWOK_TAINT): only pods tolerating it land there.
+KWOK_TOLERATION = {"key": "kwok.x-k8s.io/node", "operator": "Equal", "value": "fake", "effect": "NoSchedule"}
+
+
+def placement_annotations(where: str) -> dict[str, str]:
+    """Namespace annotations that send its pods to the real node ("real") or the kwok nodes ("kwok"), read by the
+    API server's PodNodeSelector and PodTolerationRestriction admission plugins (as stack/common.sh's
+    place_namespace writes them)."""
+    if where == "real":
+        selector, tolerations = "shipline.io/node=real", []
+    elif where == "kwok":
+        selector, tolerations = "type=kwok", [KWOK_TOLERATION]
+    else:
+        raise ValueError(f"placement is 'real' or 'kwok', not {where!r}")
+    return {
+        "scheduler.alpha.kubernetes.io/node-selector": selector,
+        "scheduler.alpha.kubernetes.io/defaultTolerations": json.dumps(tolerations, separators=(",", ":")),
+    }
 
 
 def issue_token(api: client.ApiClient, namespace: str, service_account: str = "deployer", seconds: int = 3600) -> str:

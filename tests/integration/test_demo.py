@@ -101,8 +101,17 @@ def test_chaos_recovery_was_measured(demo: Demo) -> None:
     assert demo.facts.recovery_seconds is not None and demo.facts.recovery_seconds > 0
 
 
-def test_http_checks_reached_a_real_container(demo: Demo) -> None:
+def test_http_checks_reached_the_pods_through_their_service(demo: Demo, kube_admin: client.ApiClient) -> None:
     assert [c.rsplit(" ", 1)[-1] for c in demo.facts.http_checked] == ["v1", "v2"]
+    service = client.CoreV1Api(kube_admin).read_namespaced_service("example-app", demo.namespace)
+    assert all(c.startswith(f"http://{service.spec.cluster_ip}:80/ ") for c in demo.facts.http_checked)
+    pods = client.CoreV1Api(kube_admin).list_namespaced_pod(demo.namespace).items
+    assert pods and {p.spec.node_name for p in pods} == {"shipline-real"}  # real pods, not kwok's
+
+
+def test_rolling_upgrade_lost_no_request(demo: Demo) -> None:
+    traffic = demo.facts.rolling_traffic
+    assert " 0 failed" in traffic and "v1: " in traffic and "v2: " in traffic, traffic
 
 
 def test_secrets_never_in_plugin_output(demo: Demo) -> None:

@@ -4,14 +4,18 @@ and socket as CI runners hand them over (root-owned 0755 workspace, the engine's
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import shutil
 import subprocess
+import tarfile
 import tomllib
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -73,12 +77,45 @@ def kube_env(ns: Namespace, stack: Mapping[str, str]) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------------------
 # How the images are made
 
+# What no image may contain (it has no shell: its files are read with `docker export`, never run).
+NEVER_IN_AN_IMAGE = (
+    "bin/sh", "bin/bash", "bin/dash", "usr/bin/sh", "usr/bin/bash", "usr/bin/dash", "usr/bin/apt", "usr/bin/apt-get",
+    "usr/bin/dpkg", "usr/bin/perl", "wheels", "opt/shipline/bin/pip",
+)  # fmt: skip
+STDLIB_DROPPED = ("test", "idlelib", "tkinter", "ensurepip", "lib2to3", "pydoc_data", "distutils")
+# Each image's packages (top-level names in /opt/shipline/lib): what it must carry and what it must not.
+CARRIES = {
+    "docker-publish-tagger": ({"docker", "requests", "yaml", "shared"}, {"kubernetes", "pyhelm3", "pydantic"}),
+    "kubectl-helm-deploy": ({"kubernetes", "pyhelm3", "requests", "yaml"}, {"docker"}),
+    "deployment-verify": ({"kubernetes", "requests", "yaml"}, {"docker", "pyhelm3", "pydantic"}),
+    "chaos-kill": ({"kubernetes", "requests", "yaml"}, {"docker", "pyhelm3", "pydantic"}),
+}
+
+
+def image_files(stack: Mapping[str, str], image_name: str) -> set[str]:
+    """Every path in the image's file system (from `docker export` of a created, never started container)."""
+    created = docker(stack, "create", image_name)
+    assert created.returncode == 0, created.stderr
+    container = created.stdout.strip()
+    try:
+        child = {"PATH": os.environ["PATH"], "DOCKER_HOST": stack["DOCKER_HOST"]}
+        exported = subprocess.run(["docker", "export", container], env=child, capture_output=True, timeout=300)
+        assert exported.returncode == 0, exported.stderr
+        with tarfile.open(fileobj=io.BytesIO(exported.stdout)) as tar:
+            return {name.rstrip("/").removeprefix("./") for name in tar.getnames()}
+    finally:
+        docker(stack, "rm", container)
+
+
+def inspect(stack: Mapping[str, str], image_name: str) -> dict[str, Any]:
+    inspected = docker(stack, "image", "inspect", image_name)
+    assert inspected.returncode == 0, inspected.stderr
+    return json.loads(inspected.stdout)[0]  # type: ignore[no-any-return]
+
 
 @pytest.mark.parametrize("plugin", PLUGINS)
-def test_image_is_multi_stage_root_with_labels(images: dict[str, str], stack: dict[str, str], plugin: str) -> None:
-    inspected = docker(stack, "image", "inspect", images[plugin])
-    assert inspected.returncode == 0, inspected.stderr
-    config = json.loads(inspected.stdout)[0]["Config"]
+def test_image_is_minimal_with_labels(images: dict[str, str], stack: dict[str, str], plugin: str) -> None:
+    config = inspect(stack, images[plugin])["Config"]
     assert config["User"] == "0:0"  # runners hand over a root-owned workspace and socket (README, security)
     assert config["Entrypoint"] == [f"/opt/shipline/bin/{plugin}"]
     labels = config["Labels"]
@@ -86,17 +123,52 @@ def test_image_is_multi_stage_root_with_labels(images: dict[str, str], stack: di
     assert labels["org.opencontainers.image.version"] == VERSION
     assert labels["org.opencontainers.image.revision"]
     assert labels["org.opencontainers.image.created"]
-    # Only the runtime was copied: no wheelhouse, no pip in the final image.
-    probe = docker(
-        stack, "run", "--rm", "--entrypoint", "sh", images[plugin], "-c",
-        "id -u; test ! -e /wheels && test ! -e /opt/shipline/bin/pip && echo clean",
-    )  # fmt: skip
-    assert probe.stdout.split() == ["0", "clean"], probe.stdout + probe.stderr
+    files = image_files(stack, images[plugin])
+    assert f"opt/shipline/bin/{plugin}" in files
+    assert not [path for path in NEVER_IN_AN_IMAGE if path in files]
+    stdlib = {path.split("/")[3] for path in files if re.match(r"usr/(local/)?lib/python3\.\d+/", path)}
+    assert "json" in stdlib and "encodings" in stdlib, sorted(stdlib)
+    assert not stdlib & set(STDLIB_DROPPED)
+    packages = {path.split("/")[3] for path in files if path.startswith("opt/shipline/lib/") and path.count("/") > 3}
+    carried, not_carried = CARRIES[plugin]
+    assert carried <= packages, sorted(packages)
+    assert not packages & not_carried, sorted(packages)
+    plugin_packages = {path.split("/")[4] for path in files if path.startswith("opt/shipline/lib/plugins/")}
+    assert plugin_packages - {"__init__.py", "__pycache__"} == {plugin.replace("-", "_")}
+    assert ("usr/local/bin/helm" in files) == (plugin == "kubectl-helm-deploy")
+
+
+def test_images_share_their_common_layers(images: dict[str, str], stack: dict[str, str]) -> None:
+    """Runtime and common packages first, then the Kubernetes client: what a runner pulls once for the suite."""
+    layers = {plugin: inspect(stack, images[plugin])["RootFS"]["Layers"] for plugin in PLUGINS}
+
+    def shared_prefix(*stacks: list[str]) -> int:
+        return next((i for i, ids in enumerate(zip(*stacks, strict=False)) if len(set(ids)) > 1), min(map(len, stacks)))
+
+    all_four = shared_prefix(*layers.values())
+    kube_three = shared_prefix(*(layers[p] for p in ("kubectl-helm-deploy", "deployment-verify", "chaos-kill")))
+    assert all_four >= 2, layers  # the runtime and the common packages
+    assert kube_three > all_four, layers  # and the Kubernetes client
+
+
+def test_make_images_twice_gives_the_same_images(images: dict[str, str], stack: dict[str, str]) -> None:
+    first = {plugin: inspect(stack, images[plugin])["Id"] for plugin in PLUGINS}
+    env = {**os.environ, "DOCKER_HOST": stack["DOCKER_HOST"], "HELM_BIN": stack["HELM_BIN"]}
+    again = subprocess.run([str(ROOT / "scripts" / "images.sh")], env=env, capture_output=True, text=True, timeout=1800)
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert {plugin: inspect(stack, images[plugin])["Id"] for plugin in PLUGINS} == first
 
 
 def test_deploy_image_carries_helm_3(images: dict[str, str], stack: dict[str, str]) -> None:
     done = docker(stack, "run", "--rm", "--entrypoint", "helm", images["kubectl-helm-deploy"], "version", "--short")
     assert done.returncode == 0 and done.stdout.startswith("v3."), done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_help_prints_the_plugin_docs(images: dict[str, str], stack: dict[str, str], plugin: str) -> None:
+    done = docker(stack, "run", "--rm", images[plugin], "--help")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(f"# {plugin}"), done.stdout[:500]
 
 
 @pytest.mark.parametrize("plugin", PLUGINS)

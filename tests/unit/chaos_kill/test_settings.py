@@ -75,7 +75,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         # Issue 14's cases: each reached the API server (exit 1) or was taken as a number.
         pytest.param({"PLUGIN_NAMESPACE": "n" * 64}, "PLUGIN_NAMESPACE", "at most 63", id="issue14-namespace-64"),
         pytest.param(
-            {"PLUGIN_LABEL_SELECTOR": "app=" + "x" * 100_000}, "PLUGIN_LABEL_SELECTOR", "at most 4096", id="huge"
+            {"PLUGIN_LABEL_SELECTOR": "app=" + "x" * 100_000}, "PLUGIN_LABEL_SELECTOR", "longer than 4096", id="huge"
         ),
         pytest.param(
             {"PLUGIN_LABEL_SELECTOR": "app in (web"}, "PLUGIN_LABEL_SELECTOR", "not a label selector", id="issue14-sel"

@@ -23,10 +23,10 @@ TEXT = Setting("name")
 @pytest.mark.parametrize(
     ("setting", "raw", "message"),
     [
-        pytest.param(INT, "٣", "is not a whole number (ASCII digits only)", id="arabic-indic-digit"),
+        pytest.param(INT, "٣", '"٣" is not a whole number (ASCII digits only)', id="arabic-indic-digit"),
         pytest.param(INT, "１２", "ASCII digits only", id="fullwidth-digits"),
         pytest.param(INT, "1_000", "is not a whole number", id="underscore"),
-        pytest.param(INT, "1e23", "is not a whole number", id="exponent"),
+        pytest.param(INT, "1e23", '"1e23" is not a whole number', id="exponent"),
         pytest.param(INT, "9223372036854775808", "above the maximum 9223372036854775807", id="int64-max+1"),
         pytest.param(INT, "-9223372036854775809", "below the minimum", id="int64-min-1"),
         pytest.param(INT, "9" * 5000, "above the maximum", id="5000-digits"),
@@ -43,7 +43,7 @@ TEXT = Setting("name")
         pytest.param(LIST, "[null]", "has a JSON null as an item", id="null-item"),
         pytest.param(LIST, "[1,", "is not a valid JSON list", id="broken-json"),
         pytest.param(LIST, "[" * 100_000, "too deep", id="deep-json"),
-        pytest.param(LIST, "a,b\x1b[31m", "control character U+001B", id="escape-sequence"),
+        pytest.param(LIST, "a,b\x1b[31m", '"a,b\\u001b[31m" has an item', id="escape-sequence-shown-escaped"),
         pytest.param(IMAGES, "nginx, Bad Image", 'has an item "Bad Image" that is not an image reference', id="image"),
         pytest.param(MAP, "[1, 2]", "is a JSON list of non-strings", id="map-from-number-list"),
         pytest.param(MAP, '{"a": {"b": 1}}', 'has a JSON object at key "a"', id="nested-map"),
@@ -52,7 +52,7 @@ TEXT = Setting("name")
         pytest.param(HEADERS, '{"Bad Header": "1"}', "is not an HTTP header name", id="header-name"),
         pytest.param(NAMESPACE, "n" * 64, "at most 63", id="issue14-namespace-64"),
         pytest.param(NAMESPACE, "Shop", "is not a namespace name", id="namespace-upper"),
-        pytest.param(TEXT, "x" * 5000, "at most 4096", id="str-huge"),
+        pytest.param(TEXT, "x" * 5000, "longer than 4096 characters", id="str-huge"),
         pytest.param(TEXT, "a\x00b", "control character U+0000", id="str-nul"),
     ],
 )

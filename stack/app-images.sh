@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The example app (examples/app) in one image per behaviour, pushed to the stack's registry for the real node:
+#   $REGISTRY/shipline/example-app:<variant>
+#     healthy            v1, Ready at once
+#     v2                 the same app as version v2 (rollouts from healthy to v2)
+#     slow-start         Ready after 20 s (READY_DELAY)
+#     never-ready        serves, readiness always 503 (NEVER_READY)
+#     exit-at-start      exits 3 at once with a termination message (EXIT_AT_START): a real CrashLoopBackOff
+#     crash-after-ready  Ready, then exits 1 after 15 s (CRASH_AFTER)
+#     errors             answers / with 500 for every 2nd request (ERROR_RATE=0.5)
+# Called by stack/up.sh; skipped when the sources did not change and the registry still has every tag.
+# Environment (from up.sh): DOCKER_HOST REGISTRY REGISTRY_USERNAME REGISTRY_PASSWORD
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
+: "${DOCKER_HOST:?}" "${REGISTRY:?}" "${REGISTRY_USERNAME:?}" "${REGISTRY_PASSWORD:?}"
+export DOCKER_HOST
+
+REPO=$REGISTRY/shipline/example-app
+BASE_IMAGE=shipline/python-base:bookworm
+VARIANTS=(
+  "healthy:"
+  "v2:APP_VERSION=v2"
+  "slow-start:READY_DELAY=20"
+  "never-ready:NEVER_READY=1"
+  "exit-at-start:EXIT_AT_START=3"
+  "crash-after-ready:CRASH_AFTER=15"
+  "errors:ERROR_RATE=0.5"
+)
+APP_SRC=$REPO_ROOT/examples/app
+SUM_FILE=$STACK_STATE/app-images.sum
+
+sum=$( { cat "$APP_SRC"/* "$0"; } | sha256sum | cut -c1-16)
+present() {  # TAG: the registry has it (credentials on curl's stdin, not in argv)
+  [ "$(printf 'user = "%s:%s"\n' "$REGISTRY_USERNAME" "$REGISTRY_PASSWORD" | curl -s -o /dev/null -w '%{http_code}' \
+    --max-time 10 -K - -I -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$REGISTRY/v2/shipline/example-app/manifests/$1")" = 200 ]
+}
+all_present() { local v; for v in "${VARIANTS[@]}"; do present "${v%%:*}" || return 1; done; }
+if [ "$(cat "$SUM_FILE" 2>/dev/null)" = "$sum" ] && all_present; then
+  log "app images: $REPO:{$(printf '%s,' "${VARIANTS[@]%%:*}" | sed 's/,$//')} present"
+  exit 0
+fi
+
+docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || "$STACK_SRC/base-image.sh" >&2 || die "stack/base-image.sh failed"
+log "app images: building examples/app and its ${#VARIANTS[@]} behaviours"
+build_log=$STACK_STATE/app-images.log
+: > "$build_log"
+docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$REPO:base" "$APP_SRC" >>"$build_log" 2>&1 \
+  || die "docker build of examples/app failed: $(tail -5 "$build_log")"
+docker_config=$(mktemp -d); trap 'rm -rf "$docker_config"' EXIT
+printf '%s' "$REGISTRY_PASSWORD" | docker --config "$docker_config" login -u "$REGISTRY_USERNAME" --password-stdin "$REGISTRY" >/dev/null 2>&1 \
+  || die "docker login $REGISTRY failed"
+for v in "${VARIANTS[@]}"; do
+  tag=${v%%:*} env=${v#*:}
+  printf 'FROM %s\n%s\n' "$REPO:base" "${env:+ENV $env}" | docker build -q -t "$REPO:$tag" - >>"$build_log" 2>&1 \
+    || die "docker build of $REPO:$tag failed: $(tail -5 "$build_log")"
+  docker --config "$docker_config" push -q "$REPO:$tag" >/dev/null || die "docker push $REPO:$tag failed"
+done
+echo "$sum" > "$SUM_FILE"
+log "app images: pushed $REPO:{$(printf '%s,' "${VARIANTS[@]%%:*}" | sed 's/,$//')}"

@@ -1,0 +1,3 @@
+module shipline.local/pause
+
+go 1.22

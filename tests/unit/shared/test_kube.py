@@ -1,0 +1,51 @@
+"""shared.kube.api_client reads the kubeconfig shared.auth writes for a server and token without the client's
+loader, and gives every other kubeconfig to the loader: both must configure the client alike."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from kubernetes import client, config
+
+from shared.auth import SecretDir, _write_kubeconfig
+from shared.kube import _token_kubeconfig
+
+CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def by_loader(path: str) -> client.Configuration:
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=path, client_configuration=cfg, persist_config=False)
+    return cfg
+
+
+@pytest.mark.parametrize(
+    ("server", "ca", "insecure"),
+    [
+        pytest.param("https://10.0.0.1:6443", CA, False, id="verified"),
+        pytest.param("https://10.0.0.1:6443", None, True, id="insecure"),
+        pytest.param("http://127.0.0.1:8080", None, False, id="plain-http"),
+    ],
+)
+def test_token_kubeconfig_configures_the_client_like_the_loader(server: str, ca: str | None, insecure: bool) -> None:
+    with SecretDir() as secrets:
+        access = _write_kubeconfig(server, "s3cret-token", ca, insecure, "", secrets)
+        direct = client.Configuration()
+        assert _token_kubeconfig(access.kubeconfig, direct)
+        loaded = by_loader(str(access.kubeconfig))
+    assert direct.host == loaded.host == server
+    assert direct.verify_ssl == loaded.verify_ssl == (not insecure)
+    assert direct.ssl_ca_cert == loaded.ssl_ca_cert
+    assert direct.auth_settings()["BearerToken"]["value"] == loaded.auth_settings()["BearerToken"]["value"]
+    assert loaded.auth_settings()["BearerToken"]["value"] == "Bearer s3cret-token"
+
+
+def test_other_kubeconfigs_go_to_the_loader() -> None:
+    with SecretDir() as secrets:
+        access = _write_kubeconfig("https://10.0.0.1:6443", "t", CA, False, "", secrets)
+        kubeconfig = json.loads(access.kubeconfig.read_text())
+        assert not _token_kubeconfig(secrets.write("as-yaml", yaml.safe_dump(kubeconfig)), client.Configuration())
+        kubeconfig["users"][0]["user"] = {"client-certificate-data": "QQ==", "client-key-data": "QQ=="}
+        assert not _token_kubeconfig(secrets.write("cert", json.dumps(kubeconfig)), client.Configuration())
