@@ -35,13 +35,7 @@ from benchlib import (  # noqa: E402
     run_timed,
 )
 
-DOCKERFILE = """\
-FROM scratch AS assets
-COPY a.txt /a.txt
-FROM scratch
-COPY --from=assets /a.txt /a.txt
-COPY b.txt /b.txt
-"""
+DOCKERFILE = (Path(__file__).resolve().parents[1] / "tests/integration/fixtures/publish/Dockerfile").read_text()
 
 
 def write_content(context: Path) -> None:

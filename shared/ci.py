@@ -54,6 +54,13 @@ CI_SETTINGS: tuple[Setting, ...] = tuple(
 )
 
 
+def variable(field: str, system: str) -> str:
+    """The variable that supplies a CI field on `system` (outside CI: its PLUGIN_ override), for error messages."""
+    setting, drone, woodpecker = _SOURCES[field]
+    names = {"drone": drone, "woodpecker": woodpecker}.get(system)
+    return names[0] if names else f"PLUGIN_{setting.upper()}"
+
+
 detect_system = detect_runner
 
 

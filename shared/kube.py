@@ -1,40 +1,123 @@
-"""The Kubernetes client, built once from a KubeAccess, and API errors turned into one clear line."""
+"""The one way to talk to the Kubernetes API: `Cluster` owns the ApiClient, the request timeout, the translation
+of failures into one clear line, the retry of transient failures (riding out an API server restart, see
+`shared.restart_grace`), and raw-JSON reads."""
 
 from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
 
 from shared.auth import KubeAccess
 from shared.errors import AuthError, PluginError
-from shared.restart_grace import NotingRetry, RestartGrace
+from shared.log import Log
+from shared.restart_grace import BACKOFF_START, NotingRetry, RestartGrace, next_delay
 
 T = TypeVar("T")
 
+# What a failed request can raise: the API's answer, or the connection's trouble.
+REQUEST_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
 
-def api_client(access: KubeAccess, timeout: float = 30.0) -> client.ApiClient:
-    """An ApiClient for `access`; no global configuration is touched."""
-    cfg = client.Configuration()
-    if not _token_kubeconfig(access.kubeconfig, cfg):
-        from kubernetes import config  # exec plugins, client certificates, auth providers: the client's own loader
 
-        config.load_kube_config(config_file=str(access.kubeconfig), client_configuration=cfg, persist_config=False)
-    grace = RestartGrace()
-    cfg.retries = NotingRetry(
-        total=3, connect=3, read=0, backoff_factor=0.5, status_forcelist=(502, 503, 504), grace=grace
-    )
-    api = client.ApiClient(cfg)
-    api.shipline_grace = grace  # type: ignore[attr-defined]  # shared by every thread using this client
-    api.shipline_server = access.server  # type: ignore[attr-defined]  # for error messages
-    api.shipline_timeout = timeout  # type: ignore[attr-defined]
-    return api
+class Cluster:
+    """One API server: typed API groups on one ApiClient, every request with a timeout and explained failures."""
+
+    def __init__(
+        self, api: client.ApiClient, server: str, timeout: float = 30.0, grace: RestartGrace | None = None
+    ) -> None:
+        self.api, self.server, self.timeout = api, server, timeout
+        self.grace = grace or RestartGrace()  # one per connection: every thread using it shares the window
+        self.core = client.CoreV1Api(api)
+        self.apps = client.AppsV1Api(api)
+        self.batch = client.BatchV1Api(api)
+        self.discovery = client.DiscoveryV1Api(api)
+
+    @classmethod
+    def connect(cls, access: KubeAccess, timeout: float = 30.0) -> Cluster:
+        """A client for `access`; no global configuration is touched."""
+        cfg = client.Configuration()
+        if not _token_kubeconfig(access.kubeconfig, cfg):
+            from kubernetes import config  # exec plugins, client certificates, auth providers: the client's loader
+
+            config.load_kube_config(config_file=str(access.kubeconfig), client_configuration=cfg, persist_config=False)
+        grace = RestartGrace()
+        cfg.retries = NotingRetry(
+            total=3, connect=3, read=0, backoff_factor=0.5, status_forcelist=(502, 503, 504), grace=grace
+        )
+        return cls(client.ApiClient(cfg), access.server, timeout, grace)
+
+    def close(self) -> None:
+        self.api.close()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def dynamic(self, cache_file: Path) -> DynamicClient:
+        """A dynamic client (any kind the server serves) on this connection; discovery is its first request."""
+        try:
+            return DynamicClient(self.api, cache_file=str(cache_file))
+        except Exception as e:  # discovery: 401, TLS and connection errors surface here
+            raise self.explain(e) from None
+
+    def explain(self, error: BaseException) -> PluginError:
+        return explain(error, self.server)
+
+    def call(self, fn: Callable[..., T], *args: Any, expect: Collection[int] = (), **kwargs: Any) -> T:
+        """`fn(*args, **kwargs)` with the request timeout; failures become PluginError / AuthError, except an
+        ApiException whose status is in `expect` (the caller's to handle, e.g. 404)."""
+        kwargs.setdefault("_request_timeout", self.timeout)
+        try:
+            return fn(*args, **kwargs)
+        except ApiException as e:
+            if e.status in expect:
+                raise
+            raise self.explain(e) from None
+        except REQUEST_ERRORS as e:
+            raise self.explain(e) from None
+
+    def raw(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        """`fn`'s response as plain JSON (the API's own camelCase shape); API errors are left to the caller."""
+        resp = fn(*args, _preload_content=False, _request_timeout=timeout or self.timeout, **kwargs)
+        return json.loads(resp.data)
+
+    def read(self, fn: Callable[..., Any], *args: Any, deadline: float | None = None, **kwargs: Any) -> Any:
+        """`raw`, with failures explained; with a `deadline`, transient failures are retried until then."""
+        if deadline is not None:
+            return self.retrying(lambda: self.raw(fn, *args, **kwargs), deadline)
+        try:
+            return self.raw(fn, *args, **kwargs)
+        except REQUEST_ERRORS as e:
+            raise self.explain(e) from None
+
+    def should_retry(self, error: BaseException, deadline: float, delay: float) -> bool:
+        """Is `error` worth another try after `delay` seconds, before `deadline`? (`shared.restart_grace`'s rules:
+        lost connections and 429/5xx until the deadline, 401/403 only just after a lost connection.)"""
+        return self.grace.should_retry(error, deadline, delay)
+
+    def retrying(self, what: Callable[[], T], deadline: float, log: Log | None = None, action: str = "") -> T:
+        """`what()`, retried on transient failures until `deadline`; other failures explained."""
+        delay = BACKOFF_START
+        while True:
+            try:
+                return what()
+            except REQUEST_ERRORS as e:
+                if not self.should_retry(e, deadline, delay):
+                    raise self.explain(e) from None
+                if log is not None:
+                    log.progress(f"{action}: {self.explain(e)}; retrying")
+                time.sleep(delay)
+                delay = next_delay(delay)
 
 
 def _token_kubeconfig(path: Path, cfg: client.Configuration) -> bool:
@@ -57,26 +140,10 @@ def _token_kubeconfig(path: Path, cfg: client.Configuration) -> bool:
     return True
 
 
-def grace_of(api: client.ApiClient) -> RestartGrace:
-    """The client's RestartGrace (one is attached to a client built elsewhere on first use)."""
-    grace = getattr(api, "shipline_grace", None)
-    if not isinstance(grace, RestartGrace):
-        grace = RestartGrace()
-        api.shipline_grace = grace  # type: ignore[attr-defined]
-    return grace
-
-
-def to_dict(api: client.ApiClient, obj: Any) -> dict[str, Any]:
-    """A client model object as the API's own JSON shape (camelCase), for the pure helpers."""
-    if isinstance(obj, dict):
-        return obj
-    return api.sanitize_for_serialization(obj)  # type: ignore[no-any-return]
-
-
 def explain(error: BaseException, server: str) -> PluginError:
     """One line for an API failure: 401/403 name what was refused, TLS and connection errors the server."""
     if isinstance(error, ApiException):
-        message = _api_message(error)
+        message = api_message(error)
         if error.status == 401:
             return AuthError(f"unauthorized (401) from {server}: the token was rejected")
         if error.status == 403:
@@ -91,22 +158,14 @@ def explain(error: BaseException, server: str) -> PluginError:
     return PluginError(f"{type(error).__name__} talking to {server}: {_first_line(error)}")
 
 
-def _api_message(error: ApiException) -> str:
+def api_message(error: ApiException) -> str:
+    """The `message` of the API's Status body, else the HTTP reason."""
     try:
         return str(json.loads(error.body or "{}").get("message") or error.reason)
-    except (json.JSONDecodeError, AttributeError):
+    except (ValueError, AttributeError):
         return str(error.reason)
 
 
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def call(api: client.ApiClient, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`fn(*args, **kwargs)` with API failures turned into PluginError / AuthError."""
-    kwargs.setdefault("_request_timeout", getattr(api, "shipline_timeout", 30.0))
-    try:
-        return fn(*args, **kwargs)
-    except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
-        raise explain(e, getattr(api, "shipline_server", "the API server")) from None

@@ -1,5 +1,5 @@
 """Rollout rules, pure: Deployments, ReplicaSets and Pods as dicts in the API's JSON shape (camelCase, as
-`shared.kube.to_dict` or a raw API response gives them). No client, no clock.
+`shared.kube.Cluster.read` gives them). No client, no clock.
 
 `rollout_status` is kubectl's `rollout status` verdict, rule for rule and message for message. `pod_problems`
 catches what kubectl keeps waiting through (CrashLoopBackOff, image pull errors) so a caller can fail in

@@ -10,7 +10,6 @@ Only the timeout, a failed rollout or refused credentials end the wait.
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -18,13 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import urllib3
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from shared import rollout
 from shared.errors import PluginError, RolloutFailed
-from shared.kube import explain, grace_of
+from shared.kube import REQUEST_ERRORS, Cluster
 from shared.log import Log
 from shared.restart_grace import BACKOFF_START, next_delay
 from shared.watching import WINDOW, Watch, WatchExpired
@@ -65,32 +62,6 @@ class _Fatal:
     error: PluginError
 
 
-def _server(api: client.ApiClient) -> str:
-    return str(getattr(api, "shipline_server", "the API server"))
-
-
-def raw(api: client.ApiClient, fn: Callable[..., Any], *args: Any, timeout: float = 30.0, **kwargs: Any) -> Any:
-    """Call a client method and return the response as plain JSON (the API's own camelCase shape)."""
-    kwargs.setdefault("_request_timeout", timeout)
-    resp = fn(*args, _preload_content=False, **kwargs)
-    return json.loads(resp.data)
-
-
-def retrying(api: client.ApiClient, what: Callable[[], Any], deadline: float, log: Log, action: str) -> Any:
-    """`what()`, retried until `deadline` while the API server is away or restarting (`shared.restart_grace`);
-    other API errors become one-line PluginError/AuthError."""
-    delay = BACKOFF_START
-    while True:
-        try:
-            return what()
-        except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
-            if not grace_of(api).should_retry(e, deadline, delay):
-                raise explain(e, _server(api)) from None
-            log.progress(f"{action}: {explain(e, _server(api))}; retrying")
-            time.sleep(delay)
-            delay = next_delay(delay)
-
-
 JOIN_TIMEOUT = 5.0
 
 
@@ -99,7 +70,7 @@ class _Watcher(threading.Thread):
 
     def __init__(
         self,
-        api: client.ApiClient,
+        cluster: Cluster,
         kind: str,
         list_fn: Callable[..., Any],
         namespace: str,
@@ -108,7 +79,7 @@ class _Watcher(threading.Thread):
         **selector: Any,
     ) -> None:
         super().__init__(name=f"watch-{kind}", daemon=True)
-        self.api, self.kind, self.list_fn, self.namespace = api, kind, list_fn, namespace
+        self.cluster, self.kind, self.list_fn, self.namespace = cluster, kind, list_fn, namespace
         self.out, self.stop, self.selector = out, stop, selector
         self.response: Any = None  # the open watch, so `interrupt` can end a blocked read
 
@@ -124,11 +95,10 @@ class _Watcher(threading.Thread):
     def run(self) -> None:
         version: str | None = None
         delay = BACKOFF_START
-        grace = grace_of(self.api)
         while not self.stop.is_set():
             try:
                 if version is None:
-                    listed = raw(self.api, self.list_fn, self.namespace, **self.selector)
+                    listed = self.cluster.raw(self.list_fn, self.namespace, **self.selector)
                     version = listed["metadata"]["resourceVersion"]
                     self.out.put(_Sync(self.kind, listed.get("items") or []))
                 version = self._watch(version)
@@ -136,14 +106,14 @@ class _Watcher(threading.Thread):
             except WatchExpired:
                 self.out.put(_Note(f"watch of {self.kind}s expired (410 Gone); listing again"))
                 version = None
-            except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
+            except REQUEST_ERRORS as e:
                 if self.stop.is_set():
                     return
                 # The waiting thread owns the deadline: here the only bound is the grace window of a 401/403.
-                if not grace.should_retry(e, float("inf"), delay):
-                    self.out.put(_Fatal(explain(e, _server(self.api))))
+                if not self.cluster.should_retry(e, float("inf"), delay):
+                    self.out.put(_Fatal(self.cluster.explain(e)))
                     return
-                self.out.put(_Note(f"watch of {self.kind}s interrupted ({explain(e, _server(self.api))}); resuming"))
+                self.out.put(_Note(f"watch of {self.kind}s interrupted ({self.cluster.explain(e)}); resuming"))
                 version = None
                 self.stop.wait(delay)
                 delay = next_delay(delay)
@@ -187,7 +157,7 @@ class _State:
 
 
 def wait_for_rollout(
-    api: client.ApiClient,
+    cluster: Cluster,
     namespace: str,
     name: str,
     *,
@@ -200,14 +170,14 @@ def wait_for_rollout(
     `max_restarts` times, or at `timeout` naming the pods that never became Ready. Events go to the log."""
     started = time.monotonic()
     deadline = started + timeout
-    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
-    deployment = _read_deployment(api, apps, namespace, name, deadline, log)
+    apps = cluster.apps
+    deployment = _read_deployment(cluster, namespace, name, deadline, log)
     selector = rollout.selector_string((deployment.get("spec") or {}).get("selector"))
     updates: queue.Queue[object] = queue.Queue()
     stop = threading.Event()
     watchers = [
         _Watcher(
-            api,
+            cluster,
             "deployment",
             apps.list_namespaced_deployment,
             namespace,
@@ -216,9 +186,23 @@ def wait_for_rollout(
             field_selector=f"metadata.name={name}",
         ),
         _Watcher(
-            api, "replicaset", apps.list_namespaced_replica_set, namespace, updates, stop, label_selector=selector
+            cluster,
+            "replicaset",
+            apps.list_namespaced_replica_set,
+            namespace,
+            updates,
+            stop,
+            label_selector=selector,
         ),
-        _Watcher(api, "pod", core.list_namespaced_pod, namespace, updates, stop, label_selector=selector),
+        _Watcher(
+            cluster,
+            "pod",
+            cluster.core.list_namespaced_pod,
+            namespace,
+            updates,
+            stop,
+            label_selector=selector,
+        ),
     ]
     state = _State()
     synced: set[str] = set()
@@ -255,14 +239,14 @@ def wait_for_rollout(
                 log.progress(verdict.message)
                 shown = verdict.message
             if verdict.failed:
-                _log_events(api, core, namespace, name, state, log)
+                _log_events(cluster, namespace, name, state, log)
                 raise RolloutFailed(f'rollout of deployment "{name}" failed: {verdict.message}')
             if verdict.done:
                 return RolloutResult(verdict.revision, verdict.replicaset, time.monotonic() - started)
         # Timed out: judge the last picture we have and name the pods that never became Ready.
         current = state.objects["deployment"].get(name, deployment)
         verdict = rollout.assess_rollout(current, state.values("replicaset"), state.values("pod"), max_restarts)
-        _log_events(api, core, namespace, name, state, log)
+        _log_events(cluster, namespace, name, state, log)
         raise RolloutFailed(timeout_message(name, timeout, verdict))
     finally:
         stop.set()
@@ -280,32 +264,28 @@ def timeout_message(name: str, timeout: float, verdict: rollout.Assessment) -> s
     return text
 
 
-def _read_deployment(
-    api: client.ApiClient, apps: client.AppsV1Api, namespace: str, name: str, deadline: float, log: Log
-) -> dict[str, Any]:
+def _read_deployment(cluster: Cluster, namespace: str, name: str, deadline: float, log: Log) -> dict[str, Any]:
     def read() -> dict[str, Any]:
         try:
-            found: dict[str, Any] = raw(api, apps.read_namespaced_deployment, name, namespace)
+            found: dict[str, Any] = cluster.raw(cluster.apps.read_namespaced_deployment, name, namespace)
             return found
         except ApiException as e:
             if e.status == 404:
                 raise RolloutFailed(f'deployment "{name}" not found in namespace "{namespace}"') from None
             raise
 
-    result: dict[str, Any] = retrying(api, read, deadline, log, f'reading deployment "{name}"')
+    result: dict[str, Any] = cluster.retrying(read, deadline, log, f'reading deployment "{name}"')
     return result
 
 
-def _log_events(
-    api: client.ApiClient, core: client.CoreV1Api, namespace: str, name: str, state: _State, log: Log
-) -> None:
+def _log_events(cluster: Cluster, namespace: str, name: str, state: _State, log: Log) -> None:
     """The recent Events of the Deployment, its ReplicaSets and their pods, oldest first (best effort: a
     failure to read them must not hide the rollout's own failure)."""
     names = {name, *state.objects["replicaset"], *state.objects["pod"]}
     try:
-        listed = raw(api, core.list_namespaced_event, namespace, timeout=10)
-    except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
-        log.warn(f"could not read events: {explain(e, _server(api))}")
+        listed = cluster.raw(cluster.core.list_namespaced_event, namespace, timeout=10)
+    except REQUEST_ERRORS as e:
+        log.warn(f"could not read events: {cluster.explain(e)}")
         return
     events = [e for e in listed.get("items") or [] if (e.get("involvedObject") or {}).get("name") in names]
     events.sort(key=event_time)
@@ -342,21 +322,20 @@ def event_time(event: dict[str, Any]) -> str:
     return stamp.split(".")[0].removesuffix("Z") + "Z" if stamp else ""
 
 
-def undo_rollout(api: client.ApiClient, namespace: str, name: str, *, log: Log, to_revision: int | None = None) -> str:
+def undo_rollout(cluster: Cluster, namespace: str, name: str, *, log: Log, to_revision: int | None = None) -> str:
     """`kubectl rollout undo`: copy the previous revision's pod template (without `pod-template-hash`) back into
     the Deployment; refuse when it is paused. Returns the revision rolled back to, as numbered before the undo
     (the controller then renumbers that ReplicaSet to the next revision). Callers wait_for_rollout next."""
-    apps = client.AppsV1Api(api)
+    apps = cluster.apps
     deadline = time.monotonic() + 60
-    deployment = _read_deployment(api, apps, namespace, name, deadline, log)
+    deployment = _read_deployment(cluster, namespace, name, deadline, log)
     if (deployment.get("spec") or {}).get("paused"):
         raise RolloutFailed(
             f'cannot roll back deployment "{name}": it is paused (resume it first: kubectl rollout resume)'
         )
     selector = rollout.selector_string((deployment.get("spec") or {}).get("selector"))
-    listed = retrying(
-        api,
-        lambda: raw(api, apps.list_namespaced_replica_set, namespace, label_selector=selector),
+    listed = cluster.retrying(
+        lambda: cluster.raw(apps.list_namespaced_replica_set, namespace, label_selector=selector),
         deadline,
         log,
         "listing replicasets",
@@ -371,8 +350,7 @@ def undo_rollout(api: client.ApiClient, namespace: str, name: str, *, log: Log, 
         log.info(f'deployment "{name}": skipped rollback (current template already matches revision {revision})')
         return revision
     patch = rollout.undo_patch(deployment, target)
-    retrying(
-        api,
+    cluster.retrying(
         lambda: apps.patch_namespaced_deployment(name, namespace, patch, _request_timeout=30),
         deadline,
         log,

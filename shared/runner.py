@@ -70,8 +70,3 @@ def run_plugin(
         root.removeFilter(masking)
         for handler in root.handlers:
             handler.removeFilter(masking)
-
-
-def not_implemented(name: str) -> int:
-    print(f"{name}: not implemented yet", file=sys.stderr)
-    return 1

@@ -23,7 +23,7 @@ from plugins.deployment_verify.__main__ import published
 from plugins.deployment_verify.plan import build_plan as verify_plan
 from plugins.docker_publish_tagger.build import check_sources
 from plugins.docker_publish_tagger.plan import make_plan
-from plugins.kubectl_helm_deploy.steps import prepare
+from plugins.kubectl_helm_deploy.inputs import prepare
 from shared.auth import SecretDir, kube_access, registry_auth
 from shared.ci import context_from_env
 from shared.docs import declaration_of
@@ -143,9 +143,17 @@ def _publish(values: Values, cwd: Path) -> None:
     registry_auth(values, plan.destination.registry)
 
 
+class _EmptyNamespace:
+    """The live objects a strategy reads: none (these tests have no cluster)."""
+
+    def get(self, api_version: str, kind: str, name: str) -> None:
+        return None
+
+
 def _deploy(values: Values, cwd: Path) -> None:
     with SecretDir() as secrets:
-        prepare(values, kube_access(values, secrets, Log()), os.environ, cwd)
+        access = kube_access(values, secrets, Log())
+        prepare(values, values.namespace or access.namespace or "default", _EmptyNamespace, os.environ, cwd)
 
 
 def _verify(values: Values, cwd: Path) -> None:

@@ -22,7 +22,7 @@ def execute(values: Values, log: Log) -> int:
     from plugins.chaos_kill.plan import build_plan
     from plugins.chaos_kill.probes import http_prober
     from shared.auth import SecretDir, kube_access
-    from shared.kube import api_client
+    from shared.kube import Cluster
 
     log.mask(*values.probe_headers.values())
     # Everything is validated (settings, experiment file, cluster access) before the first API call.
@@ -30,11 +30,8 @@ def execute(values: Values, log: Log) -> int:
     plan = build_plan(values, hypothesis)
     with SecretDir() as secrets, requests.Session() as session:
         access = kube_access(values, secrets, log)
-        api = api_client(access)
-        try:
-            return run_experiment(plan, api, http_prober(session), log)
-        finally:
-            api.close()
+        with Cluster.connect(access) as cluster:
+            return run_experiment(plan, cluster, http_prober(session), log)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 
-import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from plugins.chaos_kill.plan import KillMethod
 from plugins.chaos_kill.selection import Pod, show
-from shared.kube import explain
+from shared.kube import Cluster, api_message
 
 KILLED, PROTECTED, GONE = "killed", "protected by a PodDisruptionBudget", "already gone"
+# Refusals a chaos run expects: a budget (429), the pod gone (404) or replaced (409 on the uid precondition).
+OUTCOMES = (404, 409, 429)
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Kill:
     detail: str = ""
 
 
-def kill_pod(core: client.CoreV1Api, namespace: str, pod: Pod, method: KillMethod) -> Kill:
+def kill_pod(cluster: Cluster, namespace: str, pod: Pod, method: KillMethod) -> Kill:
     """Delete `pod` (or ask the Eviction API to), never raising for the outcomes a chaos run expects:
     a budget refusing the eviction (429) or the pod having gone already (404)."""
     options = client.V1DeleteOptions(
@@ -37,7 +37,6 @@ def kill_pod(core: client.CoreV1Api, namespace: str, pod: Pod, method: KillMetho
     )
     owner = show(pod.owner) if pod.owner else "(no owner)"
     result = Kill(pod.name, pod.uid, pod.node or "(unscheduled)", owner, pod.workload_name, KILLED)
-    timeout = getattr(core.api_client, "shipline_timeout", 30.0)
     try:
         if method.eviction:
             body = client.V1Eviction(
@@ -46,22 +45,13 @@ def kill_pod(core: client.CoreV1Api, namespace: str, pod: Pod, method: KillMetho
                 metadata=client.V1ObjectMeta(name=pod.name, namespace=namespace),
                 delete_options=options,
             )
-            core.create_namespaced_pod_eviction(pod.name, namespace, body, _request_timeout=timeout)
+            cluster.call(cluster.core.create_namespaced_pod_eviction, pod.name, namespace, body, expect=OUTCOMES)
         else:
-            core.delete_namespaced_pod(pod.name, namespace, body=options, _request_timeout=timeout)
+            cluster.call(cluster.core.delete_namespaced_pod, pod.name, namespace, body=options, expect=OUTCOMES)
     except ApiException as e:
         if e.status == 429:
-            return replace(result, outcome=PROTECTED, detail=_message(e))
-        if e.status == 404 or (e.status == 409 and "uid" in (e.body or "").lower()):
-            return replace(result, outcome=GONE, detail=_message(e))
-        raise explain(e, getattr(core.api_client, "shipline_server", "the API server")) from None
-    except (urllib3.exceptions.HTTPError, OSError) as e:
-        raise explain(e, getattr(core.api_client, "shipline_server", "the API server")) from None
+            return replace(result, outcome=PROTECTED, detail=api_message(e))
+        if e.status == 404 or "uid" in (e.body or "").lower():
+            return replace(result, outcome=GONE, detail=api_message(e))
+        raise cluster.explain(e) from None
     return result
-
-
-def _message(error: ApiException) -> str:
-    try:
-        return str(json.loads(error.body or "{}").get("message") or error.reason)
-    except (ValueError, AttributeError):
-        return str(error.reason)

@@ -11,13 +11,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from kubernetes import client
-
 from plugins.chaos_kill.actions import KILLED, PROTECTED, Kill, kill_pod
 from plugins.chaos_kill.plan import Plan, Probe, describe_plan
 from plugins.chaos_kill.probes import Reader, Recovery, availability
 from plugins.chaos_kill.selection import Key, Pod, Selection, describe_pods, select_victims, show
 from shared.errors import PluginError
+from shared.kube import Cluster
 from shared.log import Log
 from shared.report import Check, log_checks, write_json, write_junit
 
@@ -54,7 +53,7 @@ class Outcome:
     rounds: list[Round] = field(default_factory=list)
 
 
-def run_experiment(plan: Plan, api: client.ApiClient, probe: ProbeRunner, log: Log) -> int:
+def run_experiment(plan: Plan, cluster: Cluster, probe: ProbeRunner, log: Log) -> int:
     log.heading("Plan")
     for line in describe_plan(plan):
         log.info(line)
@@ -62,13 +61,13 @@ def run_experiment(plan: Plan, api: client.ApiClient, probe: ProbeRunner, log: L
         log.warn(f"chaostoolkit_experiment: probe {skipped} cannot run here and is NOT checked")
     outcome = Outcome()
     try:
-        _run(plan, Reader(api, plan.namespace), client.CoreV1Api(api), probe, log, outcome)
+        _run(plan, Reader(cluster, plan.namespace), probe, log, outcome)
     finally:
         _report(plan, outcome, log)
     return 0
 
 
-def _run(plan: Plan, reader: Reader, core: client.CoreV1Api, probe: ProbeRunner, log: Log, outcome: Outcome) -> None:
+def _run(plan: Plan, reader: Reader, probe: ProbeRunner, log: Log, outcome: Outcome) -> None:
     rng = plan.rng()
     for number in range(1, plan.rounds + 1):
         if number > 1 and plan.interval:
@@ -98,7 +97,7 @@ def _run(plan: Plan, reader: Reader, core: client.CoreV1Api, probe: ProbeRunner,
         if not selection.victims:
             log.warn(f"round {number}: nothing to kill (the safety caps above spared every eligible pod)")
             continue
-        _kill_and_recover(plan, reader, core, current, owners, probe, log, outcome)
+        _kill_and_recover(plan, reader, current, owners, probe, log, outcome)
 
 
 def _look(plan: Plan, reader: Reader) -> tuple[list[Pod], dict[Key, dict[str, Any]]]:
@@ -148,7 +147,6 @@ def _named(check: Check, name: str) -> Check:
 def _kill_and_recover(
     plan: Plan,
     reader: Reader,
-    core: client.CoreV1Api,
     current: Round,
     owners: dict[Key, dict[str, Any]],
     probe: ProbeRunner,
@@ -159,7 +157,7 @@ def _kill_and_recover(
     log.heading(f"Round {n}: kill")
     started = time.monotonic()
     for victim in current.selection.victims:
-        kill = kill_pod(core, plan.namespace, victim, plan.kill)
+        kill = kill_pod(reader.cluster, plan.namespace, victim, plan.kill)
         current.kills.append(kill)
         log.progress(f"{kill.pod} on {kill.node} (owner {kill.owner}): {kill.outcome}" + _detail(kill))
     killed = [k for k in current.kills if k.outcome == KILLED]

@@ -8,7 +8,6 @@ picture is the recovery time.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -16,14 +15,12 @@ from typing import Any
 
 import requests
 import urllib3
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from plugins.chaos_kill.plan import Probe
 from plugins.chaos_kill.selection import Key, controller_of, show
 from shared import http_checks, rollout
 from shared.errors import PluginError
-from shared.kube import explain, grace_of
+from shared.kube import REQUEST_ERRORS, Cluster
 from shared.report import Check
 from shared.restart_grace import BACKOFF_START, next_delay
 from shared.watching import WINDOW, Watch, WatchError
@@ -74,26 +71,14 @@ def http_prober(session: requests.Session) -> Callable[[Probe], Check]:
 class Reader:
     """Reads pods and workloads of one namespace; every failure becomes a one-line PluginError/AuthError."""
 
-    def __init__(self, api: client.ApiClient, namespace: str) -> None:
-        self.api, self.namespace = api, namespace
-        self.core, self.apps, self.batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
-        self.timeout = float(getattr(api, "shipline_timeout", 30.0))
-        self.server = str(getattr(api, "shipline_server", "the API server"))
-        self.grace = grace_of(api)
+    def __init__(self, cluster: Cluster, namespace: str) -> None:
+        self.cluster, self.namespace = cluster, namespace
+        self.core, self.apps, self.batch = cluster.core, cluster.apps, cluster.batch
 
     def _raw(self, fn: Callable[..., Any], *args: Any, deadline: float | None = None, **kwargs: Any) -> Obj:
         """One read; with a `deadline`, retried while the API server is away or restarting (`restart_grace`)."""
-        delay = BACKOFF_START
-        while True:
-            try:
-                resp = fn(*args, _preload_content=False, _request_timeout=self.timeout, **kwargs)
-                result: Obj = json.loads(resp.data)
-                return result
-            except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
-                if deadline is None or not self.grace.should_retry(e, deadline, delay):
-                    raise explain(e, self.server) from None
-            time.sleep(delay)
-            delay = next_delay(delay)
+        result: Obj = self.cluster.read(fn, *args, deadline=deadline, **kwargs)
+        return result
 
     def list_pods(
         self, label_selector: str | None = None, field_selector: str | None = None, deadline: float | None = None
@@ -134,9 +119,9 @@ class Reader:
             window = max(1, min(WINDOW, int(remaining + 0.999)))
             try:
                 opened = Watch(fn, self.namespace, version, window=window, read_timeout=window + 10, **selector)
-            except (ApiException, urllib3.exceptions.HTTPError, OSError) as e:
-                if not self.grace.should_retry(e, deadline, delay):
-                    raise explain(e, self.server) from None
+            except REQUEST_ERRORS as e:
+                if not self.cluster.should_retry(e, deadline, delay):
+                    raise self.cluster.explain(e) from None
                 time.sleep(delay)
                 delay = next_delay(delay)
                 continue
@@ -148,7 +133,7 @@ class Reader:
                         if time.monotonic() >= deadline:
                             return
                 except (urllib3.exceptions.HTTPError, OSError):
-                    self.grace.connection_lost()  # the connection dropped; watch again from the last version seen
+                    self.cluster.grace.connection_lost()  # dropped: watch again from the last version seen
             version = watch.version
 
     # -- recovery ------------------------------------------------------------------------------------------
@@ -169,7 +154,7 @@ class Reader:
         for key in sorted(targets):
             at = self._wait_available(key, deadline)
             if at is None:
-                current = self.read(key, deadline=time.monotonic() + self.timeout)
+                current = self.read(key, deadline=time.monotonic() + self.cluster.timeout)
                 verdict = availability(key[0], current)
                 return Recovery(False, time.monotonic() - started, (f"{show(key)}: {verdict.message}",))
             done_at = max(done_at, at)

@@ -27,7 +27,7 @@ def execute(values: Values, log: Log) -> int:
     from plugins.deployment_verify.plan import build_plan
     from plugins.deployment_verify.steps import report, verify
     from shared.auth import SecretDir, kube_access
-    from shared.kube import api_client
+    from shared.kube import Cluster
 
     handoff = published(values)
     with SecretDir() as secrets:
@@ -41,8 +41,8 @@ def execute(values: Values, log: Log) -> int:
         if values.dry_run:
             log.info("dry run: nothing was checked")
             return 0
-        with api_client(access) as api:
-            report(plan, verify(api, plan, log), log, DECLARATION.plugin)
+        with Cluster.connect(access) as cluster:
+            report(plan, verify(cluster, plan, log), log, DECLARATION.plugin)
     return 0
 
 

@@ -11,16 +11,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kubernetes import client
-
 from plugins.deployment_verify.images import verify_pods
 from plugins.deployment_verify.plan import Plan
 from shared import http_checks, rollout
 from shared.errors import AuthError, PluginError, RolloutFailed
-from shared.kube import call
+from shared.kube import Cluster
 from shared.log import Log
 from shared.report import Check, log_checks, write_json, write_junit
-from shared.rollout_wait import RolloutResult, raw, undo_rollout, wait_for_rollout
+from shared.rollout_wait import RolloutResult, undo_rollout, wait_for_rollout
 
 if TYPE_CHECKING:
     import requests
@@ -35,12 +33,11 @@ class Outcome:
     rolled_back: dict[str, str]
 
 
-def resolve_deployments(api: client.ApiClient, plan: Plan, log: Log) -> list[str]:
+def resolve_deployments(cluster: Cluster, plan: Plan, log: Log) -> list[str]:
     """The Deployments to verify: the named ones, or those matching label_selector (none is a failure)."""
     if plan.deployments:
         return list(plan.deployments)
-    apps = client.AppsV1Api(api)
-    listed = call(api, raw, api, apps.list_namespaced_deployment, plan.namespace, label_selector=plan.label_selector)
+    listed = cluster.read(cluster.apps.list_namespaced_deployment, plan.namespace, label_selector=plan.label_selector)
     names = sorted(d["metadata"]["name"] for d in listed.get("items") or [])
     if not names:
         raise RolloutFailed(
@@ -51,7 +48,7 @@ def resolve_deployments(api: client.ApiClient, plan: Plan, log: Log) -> list[str
 
 
 def check_rollouts(
-    api: client.ApiClient, plan: Plan, names: list[str], log: Log, deadline: float
+    cluster: Cluster, plan: Plan, names: list[str], log: Log, deadline: float
 ) -> tuple[list[Check], dict[str, RolloutResult]]:
     """Wait for each rollout (one deadline for all of them: `timeout` bounds the whole wait)."""
     checks, results = [], {}
@@ -61,7 +58,7 @@ def check_rollouts(
         threshold = f"complete within {plan.timeout:g}s"
         try:
             result = wait_for_rollout(
-                api,
+                cluster,
                 plan.namespace,
                 name,
                 timeout=max(deadline - time.monotonic(), 1.0),
@@ -79,13 +76,12 @@ def check_rollouts(
     return checks, results
 
 
-def new_pods(api: client.ApiClient, namespace: str, name: str) -> list[dict[str, Any]]:
+def new_pods(cluster: Cluster, namespace: str, name: str) -> list[dict[str, Any]]:
     """The live pods of a Deployment's new ReplicaSet."""
-    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
-    deployment = call(api, raw, api, apps.read_namespaced_deployment, name, namespace)
+    deployment = cluster.read(cluster.apps.read_namespaced_deployment, name, namespace)
     selector = rollout.selector_string((deployment.get("spec") or {}).get("selector"))
-    sets = call(api, raw, api, apps.list_namespaced_replica_set, namespace, label_selector=selector)
-    pods = call(api, raw, api, core.list_namespaced_pod, namespace, label_selector=selector)
+    sets = cluster.read(cluster.apps.list_namespaced_replica_set, namespace, label_selector=selector)
+    pods = cluster.read(cluster.core.list_namespaced_pod, namespace, label_selector=selector)
     new = rollout.new_replicaset(deployment, sets.get("items") or [])
     if new is None:
         return []
@@ -93,12 +89,12 @@ def new_pods(api: client.ApiClient, namespace: str, name: str) -> list[dict[str,
     return [dict(p) for p in owned if not p["metadata"].get("deletionTimestamp")]
 
 
-def check_images(api: client.ApiClient, plan: Plan, results: dict[str, RolloutResult], log: Log) -> list[Check]:
+def check_images(cluster: Cluster, plan: Plan, results: dict[str, RolloutResult], log: Log) -> list[Check]:
     """Every Ready pod of each new ReplicaSet runs the expected image (by digest when one is expected)."""
     checks = []
     for name in results:
         started = time.monotonic()
-        pods = new_pods(api, plan.namespace, name)
+        pods = new_pods(cluster, plan.namespace, name)
         verdict = verify_pods(plan.expected_image, pods)
         unready = [p["metadata"]["name"] for p in pods if not rollout.is_ready(p)]
         problems = [*verdict.problems, *(f"pod {p} is not Ready" for p in unready)]
@@ -205,16 +201,16 @@ def check_canary(session: requests.Session, plan: Plan, log: Log) -> list[Check]
     ]
 
 
-def roll_back(api: client.ApiClient, plan: Plan, names: list[str], log: Log) -> tuple[list[Check], dict[str, str]]:
+def roll_back(cluster: Cluster, plan: Plan, names: list[str], log: Log) -> tuple[list[Check], dict[str, str]]:
     """kubectl's undo for each Deployment, then a wait for it: what serves afterwards is reported."""
     checks, served = [], {}
     for name in names:
         log.heading(f'Rollback of deployment "{name}"')
         started = time.monotonic()
         try:
-            to = undo_rollout(api, plan.namespace, name, log=log)
+            to = undo_rollout(cluster, plan.namespace, name, log=log)
             result = wait_for_rollout(
-                api, plan.namespace, name, timeout=plan.timeout, log=log, max_restarts=plan.max_restarts
+                cluster, plan.namespace, name, timeout=plan.timeout, log=log, max_restarts=plan.max_restarts
             )
         except AuthError:
             raise
@@ -230,13 +226,13 @@ def roll_back(api: client.ApiClient, plan: Plan, names: list[str], log: Log) -> 
     return checks, served
 
 
-def verify(api: client.ApiClient, plan: Plan, log: Log) -> Outcome:
+def verify(cluster: Cluster, plan: Plan, log: Log) -> Outcome:
     """Every check of the plan, then the rollback when one failed and it is asked for."""
     deadline = time.monotonic() + plan.timeout
-    names = resolve_deployments(api, plan, log)
-    checks, results = check_rollouts(api, plan, names, log, deadline)
+    names = resolve_deployments(cluster, plan, log)
+    checks, results = check_rollouts(cluster, plan, names, log, deadline)
     if plan.expected_image:
-        checks += check_images(api, plan, results, log)
+        checks += check_images(cluster, plan, results, log)
     if all(c.passed for c in checks):
         import requests  # only now: a plugin's start is its imports, and HTTP checks come last
 
@@ -247,7 +243,7 @@ def verify(api: client.ApiClient, plan: Plan, log: Log) -> Outcome:
         log.info("HTTP checks skipped: the rollout already failed")
     rolled_back: dict[str, str] = {}
     if plan.rollback_on_failure and not all(c.passed for c in checks):
-        rollback_checks, rolled_back = roll_back(api, plan, names, log)
+        rollback_checks, rolled_back = roll_back(cluster, plan, names, log)
         checks += rollback_checks
     return Outcome(checks, results, rolled_back)
 

@@ -109,14 +109,6 @@ class Registry:
             raise PluginError(f"registry {self.host} gave no Docker-Content-Digest for {self.dest.repo}:{tag}")
         return digest
 
-    def tags(self) -> list[str]:
-        resp = self._request("GET", f"/v2/{self.dest.path}/tags/list", scope=f"repository:{self.dest.path}:pull")
-        if resp.status_code == 404:
-            return []
-        if resp.status_code >= 400:
-            raise PluginError(f"registry {self.host}: tag list: {registry_message(resp)}")
-        return list(resp.json().get("tags") or [])
-
     def _request(self, method: str, path: str, scope: str, accept: str = "") -> requests.Response:
         headers = {"Accept": accept} if accept else {}
         resp = self._send(method, path, headers)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shared.ci import CIContext
+from shared.ci import CIContext, variable
 from shared.errors import SettingsError
 from shared.images import TAG_PATTERN
 
 MAX_TAG = 128
-LONG_TAG = 64  # some registries' UIs and older tools cut tags here; the seed warns about long tags
+LONG_TAG = 64  # some registries' UIs and older tools cut tags here: a longer tag gets a warning
 
 _SEMVER = re.compile(
     r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -23,14 +23,6 @@ _SEMVER = re.compile(
     re.ASCII,  # \d is any Unicode digit otherwise: "v١.٢.٣" is not a version
 )
 _SHA = re.compile(r"[0-9a-f]{7,64}")
-
-# Where each CI field comes from, so an error names the variable the operator has to look at.
-_VARIABLES: dict[str, dict[str, str]] = {
-    "build_number": {"drone": "DRONE_BUILD_NUMBER", "woodpecker": "CI_PIPELINE_NUMBER"},
-    "commit_sha": {"drone": "DRONE_COMMIT_SHA", "woodpecker": "CI_COMMIT_SHA"},
-    "branch": {"drone": "DRONE_COMMIT_BRANCH", "woodpecker": "CI_COMMIT_BRANCH"},
-    "tag": {"drone": "DRONE_TAG", "woodpecker": "CI_COMMIT_TAG"},
-}
 
 
 @dataclass(frozen=True)
@@ -50,11 +42,6 @@ class Tags:
     warnings: tuple[str, ...] = ()
 
 
-def variable(field: str, system: str) -> str:
-    """The variable that supplies a CI field on `system` (outside CI: its PLUGIN_ override)."""
-    return _VARIABLES[field].get(system, f"PLUGIN_{field.upper()}")
-
-
 # Where a CI field comes from on each runner, for the message when it is missing.
 _WHERE = {
     ("build_number", "drone"): "Drone sets it for every build; `drone exec` sets none",
@@ -67,7 +54,7 @@ _WHERE = {
 
 def _missing(field: str, ctx: CIContext, strategy: str) -> SettingsError:
     name = variable(field, ctx.system)
-    override = f"PLUGIN_{field.upper()}"
+    override = variable(field, "local")
     if name != override:
         origin = _WHERE.get((field, ctx.system))
         where = f"{origin}: set {override} (the {field} setting)" if origin else f"or set {override}"

@@ -7,14 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from plugins.kubectl_helm_deploy.diff import render_diff
 from shared.errors import PluginError
-from shared.kube import call, explain
+from shared.kube import Cluster
 
 FIELD_MANAGER = "shipline"
 # Kinds searched when pruning (what a deployment's manifests usually hold and the deployer Role may list);
@@ -42,24 +40,18 @@ class Outcome:
 class Applier:
     """Applies, reads and deletes any kind the API server serves, in one namespace by default."""
 
-    def __init__(self, api: client.ApiClient, namespace: str, *, force_conflicts: bool, cache_file: Path) -> None:
-        self.api = api
+    def __init__(self, cluster: Cluster, namespace: str, *, cache_file: Path) -> None:
+        self.cluster = cluster
         self.namespace = namespace
-        self.force_conflicts = force_conflicts
-        self._server = getattr(api, "shipline_server", "the API server")
-        self._timeout = getattr(api, "shipline_timeout", 30.0)
-        try:
-            self.dynamic = DynamicClient(api, cache_file=str(cache_file))
-        except Exception as e:  # discovery is the first request: 401, TLS and connection errors surface here
-            raise explain(e, self._server) from None
+        self.dynamic = cluster.dynamic(cache_file)
 
     def resource(self, api_version: str, kind: str) -> Any:
         try:
             return self.dynamic.resources.get(api_version=api_version, kind=kind)
         except ResourceNotFoundError:
-            raise PluginError(f"{kind} ({api_version}) is not served by {self._server}") from None
+            raise PluginError(f"{kind} ({api_version}) is not served by {self.cluster.server}") from None
         except ApiException as e:
-            raise explain(e, self._server) from None
+            raise self.cluster.explain(e) from None
 
     def _where(self, obj: dict[str, Any]) -> tuple[Any, str, str | None]:
         resource = self.resource(obj["apiVersion"], obj["kind"])
@@ -71,26 +63,21 @@ class Applier:
         resource = self.resource(api_version, kind)
         ns = (namespace or self.namespace) if resource.namespaced else None
         try:
-            found = resource.get(name=name, namespace=ns, _request_timeout=self._timeout)
-        except ApiException as e:
-            if e.status == 404:
-                return None
-            raise explain(e, self._server) from None
-        except Exception as e:  # urllib3 / OSError
-            raise explain(e, self._server) from None
+            found = self.cluster.call(resource.get, name=name, namespace=ns, expect=(404,))
+        except ApiException:
+            return None
         return found.to_dict()  # type: ignore[no-any-return]
 
-    def apply(self, obj: dict[str, Any], *, dry_run: bool = False) -> Outcome:
+    def apply(self, obj: dict[str, Any], *, dry_run: bool, force_conflicts: bool) -> Outcome:
         """Server-side apply `obj`; with `dry_run` the server only says what it would become."""
         resource, name, namespace = self._where(obj)
         live = self.get(obj["apiVersion"], obj["kind"], name, namespace)
-        result = call(
-            self.api,
+        result = self.cluster.call(
             resource.server_side_apply,
             body=obj,
             namespace=namespace,
             field_manager=FIELD_MANAGER,
-            force_conflicts=self.force_conflicts,
+            force_conflicts=force_conflicts,
             dry_run="All" if dry_run else None,
         ).to_dict()
         kind = obj["kind"]
@@ -110,8 +97,7 @@ class Applier:
         """A merge patch (used for the one-field changes: a Service selector, a replica count)."""
         resource = self.resource(api_version, kind)
         ns = self.namespace if resource.namespaced else None
-        return call(  # type: ignore[no-any-return]
-            self.api,
+        return self.cluster.call(  # type: ignore[no-any-return]
             resource.patch,
             name=name,
             namespace=ns,
@@ -125,17 +111,15 @@ class Applier:
         resource = self.resource(api_version, kind)
         ns = self.namespace if resource.namespaced else None
         try:
-            resource.delete(name=name, namespace=ns, _request_timeout=self._timeout)
-        except ApiException as e:
-            if e.status == 404:
-                return False
-            raise explain(e, self._server) from None
+            self.cluster.call(resource.delete, name=name, namespace=ns, expect=(404,))
+        except ApiException:
+            return False
         return True
 
     def list_labelled(self, api_version: str, kind: str, label_selector: str) -> list[dict[str, Any]]:
         resource = self.resource(api_version, kind)
         ns = self.namespace if resource.namespaced else None
-        found = call(self.api, resource.get, namespace=ns, label_selector=label_selector)
+        found = self.cluster.call(resource.get, namespace=ns, label_selector=label_selector)
         return [item.to_dict() for item in found.items]
 
     def prune(

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import yaml
 
-from plugins.kubectl_helm_deploy.plan import HelmPlan
-from plugins.kubectl_helm_deploy.rolling import Deploy
-from shared.auth import KubeAccess, SecretDir
+from plugins.kubectl_helm_deploy.execution import Execution
+from plugins.kubectl_helm_deploy.plan import HelmRelease
+from shared.auth import SecretDir
 from shared.errors import CommandError, SettingsError
+from shared.log import Log
 from shared.proc import run
 
 
@@ -27,24 +28,24 @@ def lint_argv(helm_bin: str, chart: str, values_file: Path) -> list[str]:
     return [helm_bin, "lint", chart, "--values", str(values_file)]
 
 
-def lint(deploy: Deploy, helm: HelmPlan, helm_bin: str, secrets: SecretDir) -> None:
+def lint(helm: HelmRelease, secrets: SecretDir, log: Log) -> None:
     """`helm lint` with the merged values; its failure is an input error (exit 2) before anything changes."""
     if not helm.lint:
         return
     if not helm.local:
-        deploy.log.info("helm lint skipped: the chart is not a local path")
+        log.info("helm lint skipped: the chart is not a local path")
         return
-    deploy.log.heading("helm lint")
+    log.heading("helm lint")
     values_file = secrets.write("lint-values.yaml", yaml.safe_dump(helm.values))
     try:
-        run(lint_argv(helm_bin, helm.chart, values_file), deploy.log, timeout=120)
+        run(lint_argv(helm.helm_bin, helm.chart, values_file), log, timeout=120)
     except CommandError as e:
         problems = [ln.strip() for ln in str(e).splitlines() if "[ERROR]" in ln or "Error:" in ln]
         raise SettingsError("PLUGIN_CHART", "helm lint failed: " + ("; ".join(problems) or str(e))) from None
-    deploy.log.info("lint passed")
+    log.info("lint passed")
 
 
-def run_helm(deploy: Deploy, access: KubeAccess, helm_bin: str) -> None:
+def run_helm(deploy: Execution, helm: HelmRelease, kubeconfig: Path) -> None:
     from plugins.kubectl_helm_deploy import helm_release
 
-    helm_release.run_helm(deploy, access, helm_bin)
+    helm_release.run_helm(deploy, helm, kubeconfig)

@@ -20,16 +20,16 @@ import pyhelm3
 import pyhelm3.command
 from pyhelm3 import errors as helm_errors
 
-from plugins.kubectl_helm_deploy.rolling import Deploy
-from shared.auth import KubeAccess
+from plugins.kubectl_helm_deploy.execution import Execution
+from plugins.kubectl_helm_deploy.plan import HelmRelease
 from shared.errors import PluginError, RolloutFailed, SettingsError
 
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback", "uninstalling")
 
 
-def run_helm(deploy: Deploy, access: KubeAccess, helm_bin: str) -> None:
+def run_helm(deploy: Execution, helm: HelmRelease, kubeconfig: Path) -> None:
     exec_without_shell(pyhelm3.command)
-    asyncio.run(_run(deploy, access, helm_bin))
+    asyncio.run(_run(deploy, helm, kubeconfig))
 
 
 def exec_without_shell(module: types.ModuleType) -> None:
@@ -57,12 +57,10 @@ def _failure(action: str, error: helm_errors.Error) -> PluginError:
     return PluginError(f"helm {action} failed: {lines[-1] if lines else f'exit {error.returncode}'}")
 
 
-async def _run(deploy: Deploy, access: KubeAccess, helm_bin: str) -> None:
-    plan, values, log = deploy.plan, deploy.values, deploy.log
-    helm = plan.helm
-    assert helm is not None
-    timeout = f"{int(values.timeout)}s"
-    client = pyhelm3.Client(kubeconfig=access.kubeconfig, executable=helm_bin, default_timeout=timeout)
+async def _run(deploy: Execution, helm: HelmRelease, kubeconfig: Path) -> None:
+    plan, options, log = deploy.plan, deploy.options, deploy.log
+    timeout = f"{int(options.timeout)}s"
+    client = pyhelm3.Client(kubeconfig=kubeconfig, executable=helm.helm_bin, default_timeout=timeout)
     ns = plan.namespace
     try:
         chart = await client.get_chart(
@@ -73,9 +71,9 @@ async def _run(deploy: Deploy, access: KubeAccess, helm_bin: str) -> None:
     log.heading(f"Release {helm.release}: chart {chart.metadata.name} {chart.metadata.version}")
     try:
         previous = await _proceedable(deploy, client, helm.release, timeout)
-        if values.dry_run:
+        if options.dry_run:
             rev = await client.install_or_upgrade_release(
-                helm.release, chart, helm.values, namespace=ns, dry_run=True, create_namespace=values.create_namespace
+                helm.release, chart, helm.values, namespace=ns, dry_run=True, create_namespace=helm.create_namespace
             )
             for obj in await rev.resources():
                 if obj:
@@ -85,17 +83,17 @@ async def _run(deploy: Deploy, access: KubeAccess, helm_bin: str) -> None:
             helm.release,
             chart,
             helm.values,
-            atomic=values.atomic,
-            create_namespace=values.create_namespace,
+            atomic=helm.atomic,
+            create_namespace=helm.create_namespace,
             namespace=ns,
             timeout=timeout,
-            wait=values.atomic,
+            wait=helm.atomic,
         )
     except helm_errors.Error as e:
         raise _failure("upgrade --install", e) from None
     log.info(f"release {helm.release}: revision {rev.revision} {rev.status.value}")
-    deploy.revisions[helm.release] = str(rev.revision)
-    if not values.wait:
+    deploy.record.revisions[helm.release] = str(rev.revision)
+    if not options.wait:
         return
     names = [r["metadata"]["name"] for r in await rev.resources() if r and r.get("kind") == "Deployment"]
     try:
@@ -103,12 +101,12 @@ async def _run(deploy: Deploy, access: KubeAccess, helm_bin: str) -> None:
             log.heading(f"Wait for the rollout of deployment {name}")
             deploy.wait(name)
     except RolloutFailed as failure:
-        if not values.rollback_on_failure:
+        if not options.rollback_on_failure:
             raise
         raise await _roll_back(deploy, client, rev, previous, names, failure) from None
 
 
-async def _proceedable(deploy: Deploy, client: pyhelm3.Client, release: str, timeout: str) -> Any:
+async def _proceedable(deploy: Execution, client: pyhelm3.Client, release: str, timeout: str) -> Any:
     """The release's current revision, after recovering one stuck in a pending state (None: not installed)."""
     try:
         current = await client.get_current_revision(release, namespace=deploy.plan.namespace)
@@ -120,7 +118,7 @@ async def _proceedable(deploy: Deploy, client: pyhelm3.Client, release: str, tim
             f"release {release} is stuck in {current.status.value} (revision {current.revision}, an earlier run "
             "was interrupted): recovering it first"
         )
-        if deploy.values.dry_run:
+        if deploy.options.dry_run:
             return current
         recovered = await client.get_proceedable_revision(release, namespace=deploy.plan.namespace, timeout=timeout)
         deploy.log.info(
@@ -132,7 +130,7 @@ async def _proceedable(deploy: Deploy, client: pyhelm3.Client, release: str, tim
 
 
 async def _roll_back(
-    deploy: Deploy, client: pyhelm3.Client, rev: Any, previous: Any, names: list[str], failure: RolloutFailed
+    deploy: Execution, client: pyhelm3.Client, rev: Any, previous: Any, names: list[str], failure: RolloutFailed
 ) -> PluginError:
     release = rev.release
     if previous is None:
@@ -141,15 +139,15 @@ async def _roll_back(
         return RolloutFailed(f"{failure}; release {release.name} uninstalled (it had no earlier revision)")
     deploy.log.heading(f"helm rollback {release.name} {previous.revision}")
     try:
-        back = await release.rollback(previous.revision, wait=False, timeout=f"{int(deploy.values.timeout)}s")
+        back = await release.rollback(previous.revision, wait=False, timeout=f"{int(deploy.options.timeout)}s")
         for name in names:
             deploy.wait(name)
     except helm_errors.Error as e:
         return PluginError(f"{failure}; {_failure('rollback', e)}")
     except PluginError as e:
         return RolloutFailed(f"{failure}; the rollback did not roll out either: {e}")
-    deploy.revisions[release.name] = str(back.revision)
-    images = json.dumps(deploy.serving, sort_keys=True)
+    deploy.record.revisions[release.name] = str(back.revision)
+    images = json.dumps(deploy.record.serving, sort_keys=True)
     return RolloutFailed(
         f"{failure}; release {release.name} rolled back to revision {previous.revision} "
         f"(now revision {back.revision}): {images}"

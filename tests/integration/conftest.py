@@ -12,6 +12,8 @@ in CI a missing stack is a failure, never a silent skip.
                  `@pytest.mark.real_node` (stacklib.placement_annotations)
   registry       session: stacklib.Registry(host, username, password)
   docker_client  session: docker.DockerClient on the stack's DOCKER_HOST
+  deployer       function: the `harness` (tests/harness.py) with the namespace's deployer credentials
+  deploy         function: runs kubectl-helm-deploy through `deployer` in tmp_path (settings -> tests.harness.Run)
   scratch_repo   function: a fresh repository name in the registry (local tags removed afterwards)
   images         session: the four plugin images, built by scripts/images.sh (plugin -> image reference)
 
@@ -24,7 +26,7 @@ import os
 import re
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
@@ -34,6 +36,8 @@ from kubernetes import client, config, utils
 from kubernetes.client.rest import ApiException
 
 from demo.plugins import PLUGINS, image_of
+from plugins.kubectl_helm_deploy.__main__ import main as deploy_main
+from tests.harness import Harness, Run
 
 from .stacklib import (
     REPO_ROOT,
@@ -159,6 +163,31 @@ def namespace(
     except ApiException as exc:
         if exc.status != 404:
             raise
+
+
+@pytest.fixture
+def deployer(harness: Harness, namespace: Namespace) -> Harness:
+    """The harness with the namespace's least-privilege deployer credentials, as a pipeline's secrets give them."""
+    return harness.configure(
+        secrets=[namespace.token],
+        kubernetes_server=namespace.server,
+        kubernetes_cert=Path(namespace.ca_file).read_text(),
+        kubernetes_token=namespace.token,
+        namespace=namespace.name,
+    )
+
+
+Deploy = Callable[..., Run]
+
+
+@pytest.fixture
+def deploy(deployer: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Deploy:
+    """kubectl-helm-deploy with `settings`, in tmp_path as the workspace; the Run carries its JSON report."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GREETING", "hello")
+    report = tmp_path / "report.json"
+    deployer.configure(report_file=report, scale_down_delay="0s", timeout="90s")
+    return lambda **settings: deployer.run(deploy_main, report, **settings)
 
 
 @pytest.fixture

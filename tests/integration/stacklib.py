@@ -167,6 +167,29 @@ def wait_for(predicate: Callable[[], T], timeout: float, interval: float = 0.2, 
         time.sleep(interval)
 
 
+def deployment_manifest(
+    name: str,
+    image: str,
+    replicas: int,
+    pod_labels: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A Deployment of `replicas` pods (one container `app` running `image`) selected by app=<name>; `pod_labels`
+    go on its pods and itself, `labels` on itself only. It rolls one pod at a time, never one fewer."""
+    pods = {"app": name, **(pod_labels or {})}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": {**pods, **(labels or {})}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {"metadata": {"labels": pods}, "spec": {"containers": [{"name": "app", "image": image}]}},
+        },
+    }
+
+
 # Namespaced kinds whose objects the plugins could create or change.
 KINDS = (
     ("AppsV1Api", "list_namespaced_deployment"),

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,9 @@ import pytest
 from kubernetes import client
 
 from plugins.chaos_kill.__main__ import main
+from tests.harness import Harness, Run
 
-from .stacklib import Namespace, wait_for
+from .stacklib import Namespace, deployment_manifest, wait_for
 
 IMAGE = "registry.invalid/shop/web:1"
 
@@ -28,26 +28,10 @@ IMAGE = "registry.invalid/shop/web:1"
 # ------------------------------------------------------------------------------------------------ helpers
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("PLUGIN_", "KUBERNETES_", "DRONE_", "CI_")) and name != "CI":
-            monkeypatch.delenv(name)
-
-
-def run(monkeypatch: pytest.MonkeyPatch, ns: Namespace, **settings: object) -> int:
-    """main() with the deployer's credentials, as a pipeline step would get them."""
-    configure(monkeypatch, ns, **settings)
-    return main([])
-
-
-def configure(monkeypatch: pytest.MonkeyPatch, ns: Namespace, **settings: object) -> None:
-    monkeypatch.setenv("PLUGIN_KUBERNETES_SERVER", ns.server)
-    monkeypatch.setenv("PLUGIN_KUBERNETES_CERT", Path(ns.ca_file).read_text())
-    monkeypatch.setenv("PLUGIN_KUBERNETES_TOKEN", ns.token)
-    monkeypatch.setenv("PLUGIN_NAMESPACE", ns.name)
-    for name, value in settings.items():
-        monkeypatch.setenv(f"PLUGIN_{name.upper()}", str(value).lower() if isinstance(value, bool) else str(value))
+@pytest.fixture
+def chaos(deployer: Harness) -> Callable[..., Run]:
+    """chaos-kill's main() with `settings` and the deployer's credentials, as a pipeline step would get them."""
+    return lambda **settings: deployer.run(main, **settings)
 
 
 def deployment(
@@ -58,18 +42,7 @@ def deployment(
     labels: dict[str, str] | None = None,
     workload_labels: dict[str, str] | None = None,
 ) -> None:
-    pod_labels = {"app": name, **(labels or {})}
-    body = client.V1Deployment(
-        metadata=client.V1ObjectMeta(name=name, labels={**pod_labels, **(workload_labels or {})}),
-        spec=client.V1DeploymentSpec(
-            replicas=replicas,
-            selector=client.V1LabelSelector(match_labels={"app": name}),
-            template=client.V1PodTemplateSpec(
-                metadata=client.V1ObjectMeta(labels=pod_labels),
-                spec=client.V1PodSpec(containers=[client.V1Container(name="app", image=IMAGE)]),
-            ),
-        ),
-    )
+    body = deployment_manifest(name, IMAGE, replicas, labels, workload_labels)
     client.AppsV1Api(admin).create_namespaced_deployment(ns, body)
     wait_available(admin, ns, name, replicas)
 
@@ -143,8 +116,7 @@ def broken_url() -> Iterator[str]:
 
 
 def test_percent_50_of_4_kills_2_and_recovery_is_measured(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    chaos: Callable[..., Run],
     namespace: Namespace,
     kube_admin: client.ApiClient,
     tmp_path: Path,
@@ -153,9 +125,7 @@ def test_percent_50_of_4_kills_2_and_recovery_is_measured(
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 4)
     before = pods(kube_admin, namespace.name, "app=web")
-    code = run(
-        monkeypatch,
-        namespace,
+    code, out = chaos(
         label_selector="app=web",
         mode="percent",
         value=50,
@@ -164,7 +134,6 @@ def test_percent_50_of_4_kills_2_and_recovery_is_measured(
         report_file=tmp_path / "chaos.json",
         junit_file=tmp_path / "chaos.xml",
     )
-    out = capsys.readouterr().out
     assert code == 0, out
     data = report(tmp_path / "chaos.json")
     kills = killed(data)
@@ -199,7 +168,7 @@ def test_percent_50_of_4_kills_2_and_recovery_is_measured(
     ],
 )
 def test_modes(
-    monkeypatch: pytest.MonkeyPatch,
+    chaos: Callable[..., Run],
     namespace: Namespace,
     kube_admin: client.ApiClient,
     tmp_path: Path,
@@ -207,7 +176,7 @@ def test_modes(
     expected: int,
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 3)
-    code = run(monkeypatch, namespace, label_selector="app=web", report_file=tmp_path / "r.json", **settings)
+    code, out = chaos(label_selector="app=web", report_file=tmp_path / "r.json", **settings)
     assert code == 0
     data = report(tmp_path / "r.json")
     assert len(killed(data)) == expected
@@ -216,10 +185,10 @@ def test_modes(
 
 
 def test_rounds_reselect_among_replacements(
-    monkeypatch: pytest.MonkeyPatch, namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 2)
-    code = run(monkeypatch, namespace, label_selector="app=web", rounds=2, report_file=tmp_path / "r.json")
+    code, out = chaos(label_selector="app=web", rounds=2, report_file=tmp_path / "r.json")
     assert code == 0
     data = report(tmp_path / "r.json")
     assert [len(killed(data, i)) for i in range(2)] == [1, 1]
@@ -235,8 +204,7 @@ def test_rounds_reselect_among_replacements(
     ],
 )
 def test_refused_with_exit_2_and_nothing_killed(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    chaos: Callable[..., Run],
     namespace: Namespace,
     kube_admin: client.ApiClient,
     settings: dict[str, object],
@@ -245,40 +213,28 @@ def test_refused_with_exit_2_and_nothing_killed(
     deployment(kube_admin, namespace.name, "web", 2)
     before = pods(kube_admin, namespace.name, "app=web")
     system_before = pods(kube_admin, "kube-system", "")
-    configure(monkeypatch, namespace, **{"label_selector": "app=web", "mode": "all", **settings})
-    assert main([]) == 2
-    out = capsys.readouterr().out
+    code, out = chaos(**{"label_selector": "app=web", "mode": "all", **settings})
+    assert code == 2
     assert words in out.strip().splitlines()[-1]
     assert pods(kube_admin, namespace.name, "app=web") == before
     assert pods(kube_admin, "kube-system", "") == system_before
 
 
 def test_max_kill_caps_the_round(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    kube_admin: client.ApiClient,
-    tmp_path: Path,
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 3)
-    code = run(monkeypatch, namespace, label_selector="app=web", mode="all", max_kill=1, report_file=tmp_path / "r")
+    code, out = chaos(label_selector="app=web", mode="all", max_kill=1, report_file=tmp_path / "r")
     assert code == 0
     assert len(killed(report(tmp_path / "r"))) == 1
-    assert "max_kill 1 caps this round at 1 of 3 wanted" in capsys.readouterr().out
+    assert "max_kill 1 caps this round at 1 of 3 wanted" in out
 
 
 def test_min_available_shrinks_the_selection(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    kube_admin: client.ApiClient,
-    tmp_path: Path,
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 3)
-    code = run(
-        monkeypatch, namespace, label_selector="app=web", mode="all", min_available=2, report_file=tmp_path / "r"
-    )
-    out = capsys.readouterr().out
+    code, out = chaos(label_selector="app=web", mode="all", min_available=2, report_file=tmp_path / "r")
     assert code == 0, out
     data = report(tmp_path / "r")
     assert len(killed(data)) == 1
@@ -288,11 +244,7 @@ def test_min_available_shrinks_the_selection(
 
 
 def test_pod_disruption_budget_is_respected(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    kube_admin: client.ApiClient,
-    tmp_path: Path,
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 3)
     policy = client.PolicyV1Api(kube_admin)
@@ -311,15 +263,7 @@ def test_pod_disruption_budget_is_respected(
         return bool(status and status.disruptions_allowed == 1 and status.current_healthy == 3)
 
     wait_for(budget_ready, 30, what="the PodDisruptionBudget's status")
-    code = run(
-        monkeypatch,
-        namespace,
-        label_selector="app=web",
-        mode="all",
-        allow_total_outage=True,
-        report_file=tmp_path / "r",
-    )
-    out = capsys.readouterr().out
+    code, out = chaos(label_selector="app=web", mode="all", allow_total_outage=True, report_file=tmp_path / "r")
     assert code == 0, out
     kills = report(tmp_path / "r")["rounds"][0]["kills"]
     outcomes = sorted(k["outcome"] for k in kills)
@@ -328,14 +272,12 @@ def test_pod_disruption_budget_is_respected(
 
 
 def test_require_label_on_the_workload_is_enforced(
-    monkeypatch: pytest.MonkeyPatch, namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 2, {"tier": "backend"}, {"shipline.io/chaos": "enabled"})
     deployment(kube_admin, namespace.name, "api", 2, {"tier": "backend"})
     api_before = pods(kube_admin, namespace.name, "app=api")
-    code = run(
-        monkeypatch,
-        namespace,
+    code, out = chaos(
         label_selector="tier=backend",
         mode="all",
         allow_total_outage=True,
@@ -349,45 +291,37 @@ def test_require_label_on_the_workload_is_enforced(
 
 
 def test_dry_run_kills_nothing_and_names_the_pods(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    kube_admin: client.ApiClient,
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 3)
     before = pods(kube_admin, namespace.name, "app=web")
-    code = run(monkeypatch, namespace, label_selector="app=web", mode="all", allow_total_outage=True, dry_run=True)
-    out = capsys.readouterr().out
+    code, out = chaos(label_selector="app=web", mode="all", allow_total_outage=True, dry_run=True)
     assert code == 0, out
     assert f"would kill 3 pod(s): {', '.join(sorted(before.values()))}" in out
     assert pods(kube_admin, namespace.name, "app=web") == before
 
 
 def test_same_seed_selects_the_same_pods(
-    monkeypatch: pytest.MonkeyPatch, namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 6)
     chosen = []
     for i, seed in enumerate(["build-17", "build-17", "other"]):
         path = tmp_path / f"r{i}.json"
         settings = {"mode": "fixed", "value": 3, "dry_run": True, "random_seed": seed, "report_file": path}
-        assert run(monkeypatch, namespace, label_selector="app=web", **settings) == 0
+        code, out = chaos(label_selector="app=web", **settings)
+        assert code == 0, out
         chosen.append(report(path)["rounds"][0]["selected"])
     assert chosen[0] == chosen[1]
     assert len(chosen[0]) == 3
 
 
 def test_steady_state_failing_before_kills_nothing(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    kube_admin: client.ApiClient,
-    broken_url: str,
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient, broken_url: str
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 2)
     before = pods(kube_admin, namespace.name, "app=web")
-    code = run(monkeypatch, namespace, label_selector="app=web", mode="all", probe_urls=broken_url)
-    out = capsys.readouterr().out
+    code, out = chaos(label_selector="app=web", mode="all", probe_urls=broken_url)
     assert code == 1
     last = out.strip().splitlines()[-1]
     assert "steady state not met before the experiment" in last and "HTTP 500" in last
@@ -395,8 +329,7 @@ def test_steady_state_failing_before_kills_nothing(
 
 
 def test_chaostoolkit_hypothesis_is_checked(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    chaos: Callable[..., Run],
     namespace: Namespace,
     kube_admin: client.ApiClient,
     tmp_path: Path,
@@ -427,24 +360,21 @@ def test_chaostoolkit_hypothesis_is_checked(
     }
     path = tmp_path / "experiment.json"
     path.write_text(json.dumps(experiment))
-    code = run(monkeypatch, namespace, label_selector="app=web", chaostoolkit_experiment=path)
-    out = capsys.readouterr().out
+    code, out = chaos(label_selector="app=web", chaostoolkit_experiment=path)
     assert code == 0, out
     assert "before: probe web-ok" in out and "round 1: probe web-5xx" in out
 
     experiment["steady-state-hypothesis"]["probes"][1]["tolerance"] = 200  # type: ignore[index]
     path.write_text(json.dumps(experiment))
     before = pods(kube_admin, namespace.name, "app=web")
-    assert run(monkeypatch, namespace, label_selector="app=web", chaostoolkit_experiment=path) == 1
-    assert "steady state not met before the experiment" in capsys.readouterr().out
+    code, out = chaos(label_selector="app=web", chaostoolkit_experiment=path)
+    assert code == 1
+    assert "steady state not met before the experiment" in out
     assert pods(kube_admin, namespace.name, "app=web") == before
 
 
 def test_unready_replacements_never_recover(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    kube_admin: client.ApiClient,
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient
 ) -> None:
     # A bare ReplicaSet does not roll its pods when the template changes: the running pods stay Ready (steady
     # state holds), and only the replacements of killed pods get the `unready` image.
@@ -470,27 +400,21 @@ def test_unready_replacements_never_recover(
     )
     patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": IMAGE + "-unready"}]}}}}
     apps.patch_namespaced_replica_set("web", namespace.name, patch)
-    code = run(monkeypatch, namespace, label_selector="app=web", recovery_timeout="4s")
-    out = capsys.readouterr().out
+    code, out = chaos(label_selector="app=web", recovery_timeout="4s")
     assert code == 1, out
     last = out.strip().splitlines()[-1]
     assert "not recovered within recovery_timeout 4s" in last
     assert "replicaset/web: 1 of 2 pods Ready" in last and "not Ready: web-" in last
 
 
-def test_no_eligible_pod_fails(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], namespace: Namespace
-) -> None:
-    assert run(monkeypatch, namespace, label_selector="app=nothing-here") == 1
-    assert "no eligible pod" in capsys.readouterr().out.strip().splitlines()[-1]
+def test_no_eligible_pod_fails(chaos: Callable[..., Run], namespace: Namespace) -> None:
+    code, out = chaos(label_selector="app=nothing-here")
+    assert code == 1
+    assert "no eligible pod" in out.strip().splitlines()[-1]
 
 
 def test_statefulset_pod_is_replaced_under_the_same_name(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    kube_admin: client.ApiClient,
-    tmp_path: Path,
+    chaos: Callable[..., Run], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     # A StatefulSet's replacement reuses the killed pod's name: recovery must follow uids, not names.
     apps = client.AppsV1Api(kube_admin)
@@ -517,8 +441,7 @@ def test_statefulset_pod_is_replaced_under_the_same_name(
         what="statefulset db available",
     )
     before = pods(kube_admin, namespace.name, "app=db")
-    code = run(monkeypatch, namespace, label_selector="app=db", report_file=tmp_path / "r")
-    out = capsys.readouterr().out
+    code, out = chaos(label_selector="app=db", report_file=tmp_path / "r")
     assert code == 0, out
     data = report(tmp_path / "r")
     (kill,) = killed(data)

@@ -27,8 +27,9 @@ from kubernetes import client
 
 from plugins.deployment_verify.__main__ import main
 from shared.handoff import Published, write_published
+from tests.harness import Harness, Run
 
-from .stacklib import REPO_ROOT, Namespace, wait_for
+from .stacklib import REPO_ROOT, Namespace, deployment_manifest, wait_for
 
 REPO = "127.0.0.1:5000/shop/web"
 DIGEST_1 = "sha256:" + "1" * 64
@@ -36,23 +37,6 @@ DIGEST_2 = "sha256:" + "2" * 64
 
 
 # -- the cluster side --------------------------------------------------------------------------------------------
-
-
-def deployment(name: str, image: str, replicas: int = 2) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": {"app": name, "tier": "web"}},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "app", "image": image}]},
-            },
-        },
-    }
 
 
 @dataclass
@@ -65,7 +49,9 @@ class Cluster:
         return client.AppsV1Api(self.api)
 
     def create(self, name: str, image: str, replicas: int = 2, *, wait: bool = True) -> None:
-        self.apps.create_namespaced_deployment(self.namespace, deployment(name, image, replicas))
+        self.apps.create_namespaced_deployment(
+            self.namespace, deployment_manifest(name, image, replicas, labels={"tier": "web"})
+        )
         if wait:
             self.wait_complete(name)
 
@@ -96,32 +82,11 @@ def cluster(kube_admin: client.ApiClient, namespace: Namespace) -> Cluster:
 
 
 @pytest.fixture
-def plugin_env(namespace: Namespace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., tuple[int, str]]:
-    """Run main() in-process as a pipeline step would: only PLUGIN_* variables, the deployer token, a fresh
-    workspace as the working directory. Returns (exit code, output)."""
-    for name in list(os.environ):
-        if name.startswith(("PLUGIN_", "KUBERNETES_", "DRONE_", "CI_")) or name == "KUBECONFIG":
-            monkeypatch.delenv(name)
+def plugin_env(deployer: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Run]:
+    """Run main() in-process as a pipeline step would, in a fresh workspace. Returns (exit code, output)."""
     monkeypatch.chdir(tmp_path)
-    base = {
-        "PLUGIN_KUBERNETES_SERVER": namespace.server,
-        "PLUGIN_KUBERNETES_CERT": Path(namespace.ca_file).read_text(),
-        "PLUGIN_KUBERNETES_TOKEN": namespace.token,
-        "PLUGIN_NAMESPACE": namespace.name,
-        "PLUGIN_REPORT_FILE": str(tmp_path / "report.json"),
-        "PLUGIN_JUNIT_FILE": str(tmp_path / "junit.xml"),
-    }
-
-    def run(capsys: pytest.CaptureFixture[str], **settings: str) -> tuple[int, str]:
-        capsys.readouterr()
-        for key, value in {**base, **{f"PLUGIN_{k.upper()}": v for k, v in settings.items()}}.items():
-            monkeypatch.setenv(key, value)
-        code = main([])
-        out = capsys.readouterr().out
-        assert namespace.token not in out  # the token never reaches the log
-        return code, out
-
-    return run
+    deployer.configure(report_file=tmp_path / "report.json", junit_file=tmp_path / "junit.xml")
+    return lambda **settings: deployer.run(main, **settings)
 
 
 def report(tmp_path: Path) -> dict[str, Any]:
@@ -135,11 +100,9 @@ def checks(tmp_path: Path) -> dict[str, bool]:
 # -- rollout ---------------------------------------------------------------------------------------------------
 
 
-def test_good_rollout_passes_and_reports(
-    cluster: Cluster, plugin_env: Callable[..., tuple[int, str]], capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_good_rollout_passes_and_reports(cluster: Cluster, plugin_env: Callable[..., Run], tmp_path: Path) -> None:
     cluster.create("web", f"{REPO}:v1", wait=False)  # verify waits for it
-    code, out = plugin_env(capsys, deployments="web")
+    code, out = plugin_env(deployments="web")
     assert code == 0, out
     assert 'deployment "web" successfully rolled out' in out
     assert report(tmp_path)["passed"] is True
@@ -148,21 +111,17 @@ def test_good_rollout_passes_and_reports(
     assert suite is not None and suite.get("tests") == "1" and suite.get("failures") == "0"
 
 
-def test_label_selector_verifies_every_match(
-    cluster: Cluster, plugin_env: Callable[..., tuple[int, str]], capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_label_selector_verifies_every_match(cluster: Cluster, plugin_env: Callable[..., Run], tmp_path: Path) -> None:
     cluster.create("web", f"{REPO}:v1", wait=False)
     cluster.create("api", f"{REPO}:v1", replicas=1, wait=False)
-    code, out = plugin_env(capsys, label_selector="tier=web")
+    code, out = plugin_env(label_selector="tier=web")
     assert code == 0, out
     assert set(checks(tmp_path)) == {"rollout api", "rollout web"}
 
 
-def test_expected_image_by_digest(
-    cluster: Cluster, plugin_env: Callable[..., tuple[int, str]], capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_expected_image_by_digest(cluster: Cluster, plugin_env: Callable[..., Run], tmp_path: Path) -> None:
     cluster.create("web", f"{REPO}@{DIGEST_1}")
-    code, out = plugin_env(capsys, deployments="web", expected_image=f"{REPO}@{DIGEST_1}")
+    code, out = plugin_env(deployments="web", expected_image=f"{REPO}@{DIGEST_1}")
     assert code == 0, out
     assert checks(tmp_path) == {"rollout web": True, "image web": True}
 
@@ -171,22 +130,22 @@ def test_expected_image_by_digest(
         tmp_path / ".shipline" / "publish.json",
         Published(repo=REPO, tags=["v1"], digest=DIGEST_1, image=f"{REPO}@{DIGEST_1}"),
     )
-    code, out = plugin_env(capsys, deployments="web", expected_image="")
+    code, out = plugin_env(deployments="web", expected_image="")
     assert code == 0, out
     assert f"every new pod must run {REPO}@{DIGEST_1} (.shipline/publish.json)" in out
 
-    code, out = plugin_env(capsys, deployments="web", expected_image=f"{REPO}@{DIGEST_2}")
+    code, out = plugin_env(deployments="web", expected_image=f"{REPO}@{DIGEST_2}")
     assert code == 1, out
     assert checks(tmp_path) == {"rollout web": True, "image web": False}
     assert "image web: pod web-" in out.splitlines()[-1]
 
 
 def test_crash_fails_fast_naming_crashloopbackoff(
-    cluster: Cluster, plugin_env: Callable[..., tuple[int, str]], capsys: pytest.CaptureFixture[str], tmp_path: Path
+    cluster: Cluster, plugin_env: Callable[..., Run], tmp_path: Path
 ) -> None:
     cluster.create("web", f"{REPO}:v1")
     cluster.set_image("web", f"{REPO}:crash")
-    code, out = plugin_env(capsys, deployments="web", timeout="5m")
+    code, out = plugin_env(deployments="web", timeout="5m")
     assert code == 1, out
     last = out.splitlines()[-1]
     assert "rollout web" in last and "CrashLoopBackOff" in last
@@ -195,32 +154,28 @@ def test_crash_fails_fast_naming_crashloopbackoff(
     assert checks(tmp_path) == {"rollout web": False}
 
 
-def test_unready_times_out_naming_the_pods(
-    cluster: Cluster, plugin_env: Callable[..., tuple[int, str]], capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_unready_times_out_naming_the_pods(cluster: Cluster, plugin_env: Callable[..., Run], tmp_path: Path) -> None:
     cluster.create("web", f"{REPO}:v1")
     cluster.set_image("web", f"{REPO}:unready")
-    code, out = plugin_env(capsys, deployments="web", timeout="4s")
+    code, out = plugin_env(deployments="web", timeout="4s")
     assert code == 1, out
     last = out.splitlines()[-1]
     assert 'deployment "web" did not finish rolling out within 4s' in last
     assert "pods never Ready: web-" in last and "containers with unready status: [app]" in last
 
 
-def test_missing_deployment_fails(
-    cluster: Cluster, plugin_env: Callable[..., tuple[int, str]], capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out = plugin_env(capsys, deployments="nothere", timeout="5s")
+def test_missing_deployment_fails(cluster: Cluster, plugin_env: Callable[..., Run]) -> None:
+    code, out = plugin_env(deployments="nothere", timeout="5s")
     assert code == 1
     assert 'deployment "nothere" not found in namespace' in out.splitlines()[-1]
 
 
 def test_rollback_restores_the_previous_revision(
-    cluster: Cluster, plugin_env: Callable[..., tuple[int, str]], capsys: pytest.CaptureFixture[str], tmp_path: Path
+    cluster: Cluster, plugin_env: Callable[..., Run], tmp_path: Path
 ) -> None:
     cluster.create("web", f"{REPO}:v1", replicas=3)
     cluster.set_image("web", f"{REPO}:crash")
-    code, out = plugin_env(capsys, deployments="web", rollback_on_failure="true")
+    code, out = plugin_env(deployments="web", rollback_on_failure="true")
     assert code == 1, out
     assert checks(tmp_path) == {"rollout web": False, "rollback web": True}
     assert report(tmp_path)["rolled_back"] == {"web": "3"}  # revision 1's ReplicaSet, renumbered 3
@@ -318,8 +273,7 @@ HTTP_CASES = [
 @pytest.mark.parametrize(("path", "settings", "passed", "message"), HTTP_CASES)
 def test_http_thresholds(
     cluster: Cluster,
-    plugin_env: Callable[..., tuple[int, str]],
-    capsys: pytest.CaptureFixture[str],
+    plugin_env: Callable[..., Run],
     tmp_path: Path,
     web: WebServer,
     path: str,
@@ -329,16 +283,14 @@ def test_http_thresholds(
 ) -> None:
     cluster.create("web", f"{REPO}:v1")
     settings = {"requests_per_url": "4", "interval": "10ms", "warmup_retries": "0", **settings}
-    code, out = plugin_env(capsys, deployments="web", urls=web.url(path), **settings)
+    code, out = plugin_env(deployments="web", urls=web.url(path), **settings)
     assert code == (0 if passed else 1), out
     assert checks(tmp_path)[f"http {web.url(path)}"] is passed
     if message:
         assert message in out.splitlines()[-1]
 
 
-def test_http_headers_are_sent_and_masked(
-    cluster: Cluster, plugin_env: Callable[..., tuple[int, str]], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_http_headers_are_sent_and_masked(cluster: Cluster, plugin_env: Callable[..., Run]) -> None:
     seen: list[str] = []
 
     class Recorder(http.server.BaseHTTPRequestHandler):
@@ -356,7 +308,7 @@ def test_http_headers_are_sent_and_masked(
     try:
         cluster.create("web", f"{REPO}:v1")
         url = f"http://127.0.0.1:{httpd.server_address[1]}/"
-        code, out = plugin_env(capsys, deployments="web", urls=url, headers='{"Authorization": "Bearer hdr-s3cret"}')
+        code, out = plugin_env(deployments="web", urls=url, headers='{"Authorization": "Bearer hdr-s3cret"}')
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -371,9 +323,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_warmup_rides_out_a_late_server(
-    cluster: Cluster, plugin_env: Callable[..., tuple[int, str]], capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_warmup_rides_out_a_late_server(cluster: Cluster, plugin_env: Callable[..., Run], tmp_path: Path) -> None:
     cluster.create("web", f"{REPO}:v1")
     port = free_port()
     late = WebServer({"/ok": Behaviour()})
@@ -381,7 +331,7 @@ def test_warmup_rides_out_a_late_server(
     timer.start()
     try:
         url = f"http://127.0.0.1:{port}/ok"
-        code, out = plugin_env(capsys, deployments="web", urls=url, warmup_retries="6", warmup_backoff="250ms")
+        code, out = plugin_env(deployments="web", urls=url, warmup_retries="6", warmup_backoff="250ms")
     finally:
         timer.cancel()
         timer.join()
@@ -396,20 +346,13 @@ def test_warmup_rides_out_a_late_server(
     [pytest.param("/flaky", False, id="more-errors-caught"), pytest.param("/flaky-twin", True, id="equal-passes")],
 )
 def test_canary_comparison(
-    cluster: Cluster,
-    plugin_env: Callable[..., tuple[int, str]],
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    web: WebServer,
-    canary_path: str,
-    passed: bool,
+    cluster: Cluster, plugin_env: Callable[..., Run], tmp_path: Path, web: WebServer, canary_path: str, passed: bool
 ) -> None:
     web.behaviours["/flaky-twin"] = Behaviour(fail_every=2)
     web.behaviours["/flaky"].count = 0
     baseline = "/ok" if canary_path == "/flaky" else "/flaky"
     cluster.create("web", f"{REPO}:v1")
     code, out = plugin_env(
-        capsys,
         deployments="web",
         baseline_url=web.url(baseline),
         canary_url=web.url(canary_path),

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import docker
@@ -18,23 +15,13 @@ import pytest
 import requests
 
 from plugins.docker_publish_tagger.__main__ import main
+from tests.harness import Harness, Run
 
 from .stacklib import Registry
 
 SHA = "c0ffee0123456789abcdef0123456789abcdef01"
-DOCKERFILE = """\
-FROM scratch AS assets
-COPY a.txt /a.txt
-FROM scratch
-COPY --from=assets /a.txt /a.txt
-COPY b.txt /b.txt
-"""
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
+# A multi-stage build: two layers, one copied across stages.
+DOCKERFILE = (Path(__file__).resolve().parent / "fixtures" / "publish" / "Dockerfile").read_text()
 
 
 @pytest.fixture
@@ -45,20 +32,15 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "b.txt").write_text(f"b {uuid.uuid4()}\n")
     monkeypatch.chdir(tmp_path)
     # The test itself may run inside a CI system: only the variables a test sets may count.
-    for name in list(os.environ):
-        if name.startswith(("PLUGIN_", "DRONE", "CI_")) or name in ("CI", "DOCKER_HOST"):
-            monkeypatch.delenv(name)
+    for name in ("CI", "DOCKER_HOST"):  # the harness clears the other CI variables
+        monkeypatch.delenv(name, raising=False)
     return tmp_path
 
 
 @pytest.fixture
-def repo(registry: Registry, docker_client: docker.DockerClient) -> Iterator[str]:
-    name = f"{registry.host}/it/dpt-{uuid.uuid4().hex[:10]}"
-    yield name
-    # Leave the shared engine as found: drop the local tags this test made (the registry keeps its copy).
-    for image in docker_client.images.list(name=name):
-        for ref in image.tags:
-            docker_client.images.remove(ref, noprune=False)
+def repo(scratch_repo: str) -> str:
+    """This test's repository (conftest's scratch_repo: the engine is left as found)."""
+    return scratch_repo
 
 
 @pytest.fixture
@@ -71,34 +53,22 @@ def plugin(
     capfd: pytest.CaptureFixture[str],
 ):
     """Runs the plugin in-process with Drone-like variables plus `settings`; returns exit code and output."""
+    harness = Harness(monkeypatch, capfd).configure(
+        secrets=[registry.password],
+        DOCKER_HOST=stack["DOCKER_HOST"],
+        repo=repo,
+        username=registry.username,
+        password=registry.password,
+    )
 
     def run(settings: dict[str, str], build_number: str = "1", ci: dict[str, str] | None = None) -> Run:
-        env = {
-            "DOCKER_HOST": stack["DOCKER_HOST"],
-            "PLUGIN_REPO": repo,
-            "PLUGIN_USERNAME": registry.username,
-            "PLUGIN_PASSWORD": registry.password,
+        drone = {
+            "DRONE": "true",
+            "DRONE_BUILD_NUMBER": build_number,
+            "DRONE_COMMIT_SHA": SHA,
+            "DRONE_COMMIT_BRANCH": "main",
         }
-        env.update(
-            ci
-            if ci is not None
-            else {
-                "DRONE": "true",
-                "DRONE_BUILD_NUMBER": build_number,
-                "DRONE_COMMIT_SHA": SHA,
-                "DRONE_COMMIT_BRANCH": "main",
-            }
-        )
-        env.update(settings)
-        for name in [n for n in os.environ if n.startswith(("PLUGIN_", "DRONE", "CI_"))]:
-            monkeypatch.delenv(name)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        code = main([])
-        captured = capfd.readouterr()
-        out = captured.out + captured.err
-        assert registry.password not in out, "the registry password leaked into the output"
-        return Run(code, out)
+        return harness.run(main, **{**(drone if ci is None else ci), **settings})
 
     return run
 

@@ -27,8 +27,7 @@ from kubernetes import client
 
 from .deploy_support import FIXTURES, IMAGE
 from .faults import Plugin, cluster_sh, component_down, component_pids, nodes_cordoned, uncordon
-from .stacklib import REPO_ROOT, STACK_ENV, Namespace, Registry, wait_for
-from .test_deployment_verify import deployment as deployment_manifest
+from .stacklib import REPO_ROOT, STACK_ENV, Namespace, Registry, deployment_manifest, wait_for
 
 # How long a killed component stays down when nothing in the plugin's output marks the moment to bring it back.
 FAULT_SECONDS = 3.0

@@ -4,13 +4,15 @@ traffic where it was, and the Service's EndpointSlices never go empty (watched t
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from kubernetes import client, watch
 
-from .deploy_support import FIXTURES, IMAGE, deploy, deployment, images
+from tests.harness import Run
+
+from .conftest import Deploy
+from .deploy_support import FIXTURES, IMAGE, deployment, images
 from .stacklib import Namespace
 
 BG = str(FIXTURES / "bluegreen")
@@ -53,84 +55,47 @@ class EndpointWatch:
         self._w.stop()
 
 
+def selector(admin: client.ApiClient, ns: str) -> dict[str, str]:
+    """The selector of Service `web`: which colour it sends traffic to."""
+    return client.CoreV1Api(admin).read_namespaced_service("web", ns).spec.selector  # type: ignore[no-any-return]
+
+
 @pytest.fixture
-def blue_serving(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    tmp_path: Path,
-    kube_admin: client.ApiClient,
-) -> Iterator[None]:
-    run = deploy(
-        monkeypatch,
-        capsys,
-        namespace,
-        tmp_path,
-        manifests=BG,
-        image=f"{IMAGE}:v1",
-        strategy="blue-green",
-        service="web",
-    )
-    assert run.code == 0, run.out
-    svc = client.CoreV1Api(kube_admin).read_namespaced_service("web", namespace.name)
-    assert svc.spec.selector == {"app": "web", COLOR: "blue"}
-    yield
+def switch(deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient) -> Callable[[str], Run]:
+    """Blue serves v1; `switch(tag)` deploys IMAGE:tag blue/green while the Service's endpoints are watched: they
+    never go empty, whatever happens."""
+    first = deploy(manifests=BG, image=f"{IMAGE}:v1", strategy="blue-green", service="web")
+    assert first.code == 0, first.out
+    assert selector(kube_admin, namespace.name) == {"app": "web", COLOR: "blue"}
+
+    def run(tag: str) -> Run:
+        with EndpointWatch(kube_admin, namespace.name, "web") as endpoints:
+            result = deploy(manifests=BG, image=f"{IMAGE}:{tag}", strategy="blue-green", service="web")
+        assert endpoints.counts and min(endpoints.counts) > 0, endpoints.counts
+        return result
+
+    return run
 
 
 def test_switch_to_green_then_scale_blue_down(
-    blue_serving: None,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    tmp_path: Path,
-    kube_admin: client.ApiClient,
+    switch: Callable[[str], Run], namespace: Namespace, kube_admin: client.ApiClient
 ) -> None:
-    with EndpointWatch(kube_admin, namespace.name, "web") as endpoints:
-        run = deploy(
-            monkeypatch,
-            capsys,
-            namespace,
-            tmp_path,
-            manifests=BG,
-            image=f"{IMAGE}:v2",
-            strategy="blue-green",
-            service="web",
-        )
+    run = switch("v2")
     assert run.code == 0, run.out
-    svc = client.CoreV1Api(kube_admin).read_namespaced_service("web", namespace.name)
-    assert svc.spec.selector[COLOR] == "green"
+    assert selector(kube_admin, namespace.name)[COLOR] == "green"
     assert images(kube_admin, namespace.name, "web-green")["app"] == f"{IMAGE}:v2"
     blue = deployment(kube_admin, namespace.name, "web-blue")
     assert blue is not None and blue.spec.replicas == 0  # scale_down_delay 0s in the tests
-    assert endpoints.counts and min(endpoints.counts) > 0, endpoints.counts
 
 
 def test_failed_green_leaves_traffic_on_blue(
-    blue_serving: None,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    tmp_path: Path,
-    kube_admin: client.ApiClient,
+    switch: Callable[[str], Run], namespace: Namespace, kube_admin: client.ApiClient
 ) -> None:
-    with EndpointWatch(kube_admin, namespace.name, "web") as endpoints:
-        run = deploy(
-            monkeypatch,
-            capsys,
-            namespace,
-            tmp_path,
-            manifests=BG,
-            image=f"{IMAGE}:crash",
-            strategy="blue-green",
-            service="web",
-        )
+    run = switch("crash")
     assert run.code == 1, run.out
-    last = run.out.strip().splitlines()[-1]
-    assert "traffic stays on blue" in last and f"{IMAGE}:v1" in last, last
-    svc = client.CoreV1Api(kube_admin).read_namespaced_service("web", namespace.name)
-    assert svc.spec.selector[COLOR] == "blue"
+    assert "traffic stays on blue" in run.last and f"{IMAGE}:v1" in run.last, run.last
+    assert selector(kube_admin, namespace.name)[COLOR] == "blue"
     blue = deployment(kube_admin, namespace.name, "web-blue")
     assert blue is not None and blue.status.available_replicas == 4
     green = deployment(kube_admin, namespace.name, "web-green")
     assert green is not None and green.spec.replicas == 0
-    assert endpoints.counts and min(endpoints.counts) > 0, endpoints.counts

@@ -5,42 +5,36 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from pathlib import Path
 
-import pytest
 from kubernetes import client
 
-from .deploy_support import FIXTURES, IMAGE, deploy, images
+from .conftest import Deploy
+from .deploy_support import FIXTURES, IMAGE, images
 from .stacklib import Namespace
 
 CHART = str(FIXTURES / "chart-web")
 
 
-def _helm(stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def _helm(stack: dict[str, str]) -> dict[str, str]:
     return {"chart": CHART, "release": "shop", "image_value": "image", "helm_bin": stack["HELM_BIN"]}
 
 
 def test_install_upgrade_and_failed_upgrade_rolled_back(
-    stack: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    tmp_path: Path,
-    kube_admin: client.ApiClient,
+    stack: dict[str, str], deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient
 ) -> None:
-    helm = _helm(stack, monkeypatch)
-    run = deploy(monkeypatch, capsys, namespace, tmp_path, image=f"{IMAGE}:v1", **helm)
+    helm = _helm(stack)
+    run = deploy(image=f"{IMAGE}:v1", **helm)
     assert run.code == 0, run.out
     assert run.report["revisions"]["shop"] == "1"
     assert images(kube_admin, namespace.name, "shop-web") == {"web": f"{IMAGE}:v1"}
 
-    run = deploy(monkeypatch, capsys, namespace, tmp_path, image=f"{IMAGE}:v2", set="replicaCount=3", **helm)
+    run = deploy(image=f"{IMAGE}:v2", set="replicaCount=3", **helm)
     assert run.code == 0, run.out
     assert run.report["revisions"]["shop"] == "2"
     dep = client.AppsV1Api(kube_admin).read_namespaced_deployment("shop-web", namespace.name)
     assert dep.spec.replicas == 3 and dep.spec.template.spec.containers[0].image == f"{IMAGE}:v2"
 
-    run = deploy(monkeypatch, capsys, namespace, tmp_path, image=f"{IMAGE}:crash", **helm)
+    run = deploy(image=f"{IMAGE}:crash", **helm)
     assert run.code == 1, run.out
     last = run.out.strip().splitlines()[-1]
     assert "CrashLoopBackOff" in last and "rolled back to revision 2" in last, last
@@ -48,15 +42,10 @@ def test_install_upgrade_and_failed_upgrade_rolled_back(
 
 
 def test_release_stuck_pending_is_recovered(
-    stack: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    tmp_path: Path,
-    kube_admin: client.ApiClient,
+    stack: dict[str, str], deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient
 ) -> None:
-    helm = _helm(stack, monkeypatch)
-    assert deploy(monkeypatch, capsys, namespace, tmp_path, image=f"{IMAGE}:v1", **helm).code == 0
+    helm = _helm(stack)
+    assert deploy(image=f"{IMAGE}:v1", **helm).code == 0
     # A cancelled upgrade leaves revision 2 in pending-upgrade ("another operation is in progress"): write it
     # as helm would, a copy of revision 1 renumbered and marked pending.
     core = client.CoreV1Api(kube_admin)
@@ -75,22 +64,17 @@ def test_release_stuck_pending_is_recovered(
             data={"release": encoded},
         ),
     )
-    run = deploy(monkeypatch, capsys, namespace, tmp_path, image=f"{IMAGE}:v2", **helm)
+    run = deploy(image=f"{IMAGE}:v2", **helm)
     assert run.code == 0, run.out
     assert "stuck in pending-upgrade" in run.out
     assert images(kube_admin, namespace.name, "shop-web") == {"web": f"{IMAGE}:v2"}
 
 
 def test_broken_chart_fails_lint_with_nothing_applied(
-    stack: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    tmp_path: Path,
-    kube_admin: client.ApiClient,
+    stack: dict[str, str], deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient
 ) -> None:
-    helm = {**_helm(stack, monkeypatch), "chart": str(FIXTURES / "chart-broken")}
-    run = deploy(monkeypatch, capsys, namespace, tmp_path, image=f"{IMAGE}:v1", **helm)
+    helm = {**_helm(stack), "chart": str(FIXTURES / "chart-broken")}
+    run = deploy(image=f"{IMAGE}:v1", **helm)
     assert run.code == 2, run.out
     assert "PLUGIN_CHART: helm lint failed" in run.out.strip().splitlines()[-1]
     assert client.AppsV1Api(kube_admin).list_namespaced_deployment(namespace.name).items == []

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
-import pytest
 from kubernetes import client, watch
 
-from .deploy_support import FIXTURES, IMAGE, deploy, deployment, fully_available, images, ready_pod_images
+from .conftest import Deploy
+from .deploy_support import FIXTURES, IMAGE, deployment, fully_available, images, ready_pod_images
 from .stacklib import Namespace
 
 APP = str(FIXTURES / "app")
 
 
-def test_apply_then_reapply_changes_nothing(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    tmp_path: Path,
-    kube_admin: client.ApiClient,
-) -> None:
-    first = deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:v1")
+def test_apply_then_reapply_changes_nothing(deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient) -> None:
+    first = deploy(manifests=APP, image=f"{IMAGE}:v1")
     assert first.code == 0, first.out
     assert {(o["kind"], o["action"]) for o in first.report["objects"]} == {
         ("ConfigMap", "created"),
@@ -36,22 +29,19 @@ def test_apply_then_reapply_changes_nothing(
         "proxy": "registry.local/shipline/proxy:1.0",
     }
 
-    again = deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:v1")
+    again = deploy(manifests=APP, image=f"{IMAGE}:v1")
     assert again.code == 0, again.out
     assert {o["action"] for o in again.report["objects"]} == {"unchanged"}
     assert "Deployment/web unchanged" in again.out
 
 
 def test_rolling_upgrade_honours_surge_and_unavailable(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    tmp_path: Path,
-    kube_admin: client.ApiClient,
+    deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient
 ) -> None:
-    assert deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:v1").code == 0
-    # Watch every ReplicaSet of the Deployment during the upgrade: with maxSurge 1 / maxUnavailable 0 the pods
-    # across ReplicaSets never exceed 5 and the ready ones never drop below 4.
+    assert deploy(manifests=APP, image=f"{IMAGE}:v1").code == 0
+    # Watch every ReplicaSet of the Deployment during the upgrade: with maxSurge 1 / maxUnavailable 0 the replicas
+    # the controller asks of them never exceed 5 (their spec: a status may still count a pod being deleted) and
+    # the ready ones never drop below 4.
     seen: dict[str, tuple[int, int]] = {}
     peaks: list[tuple[int, int]] = []
     stop = threading.Event()
@@ -65,7 +55,7 @@ def test_rolling_upgrade_honours_surge_and_unavailable(
         try:
             for event in stream:
                 rs = event["object"]
-                seen[rs.metadata.name] = (rs.status.replicas or 0, rs.status.ready_replicas or 0)
+                seen[rs.metadata.name] = (rs.spec.replicas or 0, rs.status.ready_replicas or 0)
                 peaks.append((sum(r for r, _ in seen.values()), sum(a for _, a in seen.values())))
                 if stop.is_set():
                     break
@@ -74,9 +64,7 @@ def test_rolling_upgrade_honours_surge_and_unavailable(
 
     watcher = threading.Thread(target=observe, daemon=True)
     watcher.start()
-    run = deploy(
-        monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:v2", max_surge="1", max_unavailable="0"
-    )
+    run = deploy(manifests=APP, image=f"{IMAGE}:v2", max_surge="1", max_unavailable="0")
     stop.set()
     w.stop()
     assert run.code == 0, run.out
@@ -90,15 +78,9 @@ def test_rolling_upgrade_honours_surge_and_unavailable(
     assert ready_pod_images(kube_admin, namespace.name, "app=web") == [f"{IMAGE}:v2"] * 4
 
 
-def test_crashing_image_is_rolled_back(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    tmp_path: Path,
-    kube_admin: client.ApiClient,
-) -> None:
-    assert deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:v1").code == 0
-    run = deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:crash", max_unavailable="1")
+def test_crashing_image_is_rolled_back(deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient) -> None:
+    assert deploy(manifests=APP, image=f"{IMAGE}:v1").code == 0
+    run = deploy(manifests=APP, image=f"{IMAGE}:crash", max_unavailable="1")
     assert run.code == 1, run.out
     last = run.out.strip().splitlines()[-1]
     assert "CrashLoopBackOff" in last and "rolled back" in last and f"{IMAGE}:v1" in last, last
@@ -108,30 +90,26 @@ def test_crashing_image_is_rolled_back(
 
 
 def test_dry_run_prints_a_diff_and_changes_nothing(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    tmp_path: Path,
-    kube_admin: client.ApiClient,
+    deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient
 ) -> None:
-    assert deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:v1").code == 0
-    run = deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:v2", dry_run="true")
+    assert deploy(manifests=APP, image=f"{IMAGE}:v1").code == 0
+    run = deploy(manifests=APP, image=f"{IMAGE}:v2", dry_run="true")
     assert run.code == 0, run.out
     assert f'~ spec.template.spec.containers[app].image: "{IMAGE}:v1" -> "{IMAGE}:v2"' in run.out
     assert "Service/web would not change" in run.out
+    # The plan printed is the plan the report records.
+    plan = run.report["plan"]
+    assert f"image Deployment/web[app]: {IMAGE}:v1 -> {IMAGE}:v2" in plan and "wait for deployment web" in plan
+    assert all(line in run.out for line in plan), plan
     assert images(kube_admin, namespace.name, "web")["app"] == f"{IMAGE}:v1"
 
 
 def test_prune_deletes_what_left_the_manifests(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    namespace: Namespace,
-    tmp_path: Path,
-    kube_admin: client.ApiClient,
+    deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient
 ) -> None:
-    assert deploy(monkeypatch, capsys, namespace, tmp_path, manifests=APP, image=f"{IMAGE}:v1").code == 0
+    assert deploy(manifests=APP, image=f"{IMAGE}:v1").code == 0
     only_deployment = str(FIXTURES / "app" / "deployment.yaml")
-    run = deploy(monkeypatch, capsys, namespace, tmp_path, manifests=only_deployment, image=f"{IMAGE}:v1", prune="true")
+    run = deploy(manifests=only_deployment, image=f"{IMAGE}:v1", prune="true")
     assert run.code == 0, run.out
     assert {(o["kind"], o["name"], o["action"]) for o in run.report["objects"]} >= {
         ("Service", "web", "deleted"),

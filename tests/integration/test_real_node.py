@@ -9,8 +9,6 @@ Plugins run in-process with the namespace's least-privilege deployer token, as i
 from __future__ import annotations
 
 import ipaddress
-import json
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +22,7 @@ from demo.traffic import Traffic
 from plugins.chaos_kill.__main__ import main as chaos_main
 from plugins.deployment_verify.__main__ import main as verify_main
 from plugins.kubectl_helm_deploy.__main__ import main as deploy_main
+from tests.harness import Harness
 
 from . import realnode
 from .realnode import create, image, service_url, set_image, wait_answering, wait_available
@@ -36,33 +35,15 @@ REAL_NODE = "shipline-real"
 
 @pytest.fixture
 def run_plugin(
-    namespace: Namespace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    deployer: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Callable[..., tuple[int, str, dict[str, Any]]]:
     """run_plugin(main, **settings) -> (exit code, output, report): as a pipeline step, with the deployer token."""
     monkeypatch.chdir(tmp_path)
+    report = tmp_path / "report.json"
 
     def run(main: Callable[[list[str]], int], **settings: object) -> tuple[int, str, dict[str, Any]]:
-        for name in list(os.environ):
-            if name.startswith(("PLUGIN_", "KUBERNETES_", "DRONE_", "CI_")) or name == "KUBECONFIG":
-                monkeypatch.delenv(name)
-        report_file = tmp_path / "report.json"
-        report_file.unlink(missing_ok=True)
-        env = {
-            "kubernetes_server": namespace.server,
-            "kubernetes_cert": Path(namespace.ca_file).read_text(),
-            "kubernetes_token": namespace.token,
-            "namespace": namespace.name,
-            "report_file": str(report_file),
-            **settings,
-        }
-        for key, value in env.items():
-            monkeypatch.setenv(f"PLUGIN_{key.upper()}", str(value).lower() if isinstance(value, bool) else str(value))
-        capsys.readouterr()
-        code = main([])
-        out = capsys.readouterr().out
-        assert namespace.token not in out
-        report = json.loads(report_file.read_text()) if report_file.exists() else {}
-        return code, out, report
+        result = deployer.run(main, report, report_file=report, **settings)
+        return result.code, result.out, result.report
 
     return run
 

@@ -4,7 +4,6 @@ prints the plan and requests nothing."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from plugins.deployment_verify.__main__ import main
+from tests.harness import Harness
 
 # A CA in PEM form is only parsed, never used, by these tests.
 FAKE_CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -19,21 +19,22 @@ TOKEN = "tok-sup3r-s3cret-value"
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[socket.socket]:
+def server(harness: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[socket.socket]:
     """A listening socket posing as the API server (and HTTP target): nothing may connect to it."""
-    for name in list(os.environ):
-        if name.startswith(("PLUGIN_", "KUBERNETES_", "DRONE_", "CI_")) or name == "CI":
-            monkeypatch.delenv(name)
+    monkeypatch.delenv("CI", raising=False)
     monkeypatch.chdir(tmp_path)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(8)
     sock.setblocking(False)
     port = sock.getsockname()[1]
-    monkeypatch.setenv("PLUGIN_KUBERNETES_SERVER", f"https://127.0.0.1:{port}")
-    monkeypatch.setenv("PLUGIN_KUBERNETES_CERT", FAKE_CA)
-    monkeypatch.setenv("PLUGIN_KUBERNETES_TOKEN", TOKEN)
-    monkeypatch.setenv("PLUGIN_URLS", f"http://127.0.0.1:{port}/healthz")
+    harness.configure(
+        secrets=[TOKEN],
+        kubernetes_server=f"https://127.0.0.1:{port}",
+        kubernetes_cert=FAKE_CA,
+        kubernetes_token=TOKEN,
+        urls=f"http://127.0.0.1:{port}/healthz",
+    )
     yield sock
     sock.close()
 
@@ -121,49 +122,34 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize(("env", "message"), BAD_INPUTS)
 def test_bad_input_exits_2_before_any_request(
-    server: socket.socket,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    env: dict[str, str],
-    message: str,
+    server: socket.socket, harness: Harness, env: dict[str, str], message: str
 ) -> None:
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    assert main([]) == 2
-    out = capsys.readouterr().out
-    assert message in out
-    assert len([line for line in out.splitlines() if line.startswith("xx ")]) == 1
-    assert TOKEN not in out
+    run = harness.run(main, **env)
+    assert run.code == 2, run.out
+    assert message in run.out
+    assert len([line for line in run.out.splitlines() if line.startswith("xx ")]) == 1
     assert_untouched(server)
 
 
-def test_bad_handoff_file_exits_2(
-    server: socket.socket, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_bad_handoff_file_exits_2(server: socket.socket, harness: Harness) -> None:
     Path(".shipline").mkdir()
     Path(".shipline/publish.json").write_text("{not json")
-    monkeypatch.setenv("PLUGIN_DEPLOYMENTS", "web")
-    assert main([]) == 2
-    assert "PLUGIN_PUBLISH_FILE" in capsys.readouterr().out
+    run = harness.run(main, deployments="web")
+    assert run.code == 2 and "PLUGIN_PUBLISH_FILE" in run.last, run.out
     assert_untouched(server)
 
 
-def test_dry_run_prints_the_plan_and_requests_nothing(
-    server: socket.socket, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_dry_run_prints_the_plan_and_requests_nothing(server: socket.socket, harness: Harness) -> None:
     digest = "sha256:" + "b" * 64
     Path(".shipline").mkdir()
     Path(".shipline/publish.json").write_text(
         json.dumps({"repo": "reg/web", "tags": ["1"], "digest": digest, "image": f"reg/web@{digest}"})
     )
-    monkeypatch.setenv("PLUGIN_DEPLOYMENTS", "web")
-    monkeypatch.setenv("PLUGIN_DRY_RUN", "true")
-    monkeypatch.setenv("PLUGIN_HEADERS", "X-Token=hdr-s3cret-123")
-    assert main([]) == 0
-    out = capsys.readouterr().out
-    assert "wait for the rollout of web" in out
-    assert f"every new pod must run reg/web@{digest} (.shipline/publish.json)" in out
-    assert "hdr-s3cret-123" not in out and TOKEN not in out
+    run = harness.run(main, deployments="web", dry_run=True, headers="X-Token=hdr-s3cret-123")
+    assert run.code == 0, run.out
+    assert "wait for the rollout of web" in run.out
+    assert f"every new pod must run reg/web@{digest} (.shipline/publish.json)" in run.out
+    assert "hdr-s3cret-123" not in run.out
     assert_untouched(server)
 
 

@@ -5,8 +5,12 @@ from typing import Any
 
 import pytest
 
+from plugins.kubectl_helm_deploy.blue_green_objects import COLOR_LABEL
+from plugins.kubectl_helm_deploy.helm_plan import build_helm_plan, merge_values
+from plugins.kubectl_helm_deploy.inputs import resolve_image
 from plugins.kubectl_helm_deploy.manifests import Manifest
-from plugins.kubectl_helm_deploy.plan import build_helm_plan, build_plan, merge_values, resolve_image
+from plugins.kubectl_helm_deploy.manifests_plan import build_plan, live_refs
+from plugins.kubectl_helm_deploy.plan import BlueGreen, Canary, HelmRelease, Plan, deployment_ref, service_ref
 from plugins.kubectl_helm_deploy.settings import DECLARATION
 from plugins.kubectl_helm_deploy.workload import DEPLOY_LABEL
 from shared.errors import SettingsError
@@ -38,7 +42,7 @@ NS = Manifest("ns.yaml#1", {"apiVersion": "v1", "kind": "Namespace", "metadata":
 
 def test_plan_injects_image_namespace_rolling_and_label() -> None:
     plan = build_plan(
-        settings(max_surge="1", max_unavailable="25%"), [NS, SVC, dep("web")], f"{IMG}:v2", "image", "ns1"
+        settings(max_surge="1", max_unavailable="25%"), [NS, SVC, dep("web")], f"{IMG}:v2", "image", "ns1", {}
     )
     web = plan.object("Deployment", "web")
     assert web is not None
@@ -78,21 +82,18 @@ def test_plan_injects_image_namespace_rolling_and_label() -> None:
 )
 def test_plan_errors(env: dict[str, str], manifests: list[Manifest], image: str, setting: str | None) -> None:
     if setting is None:
-        build_plan(settings(**env), manifests, image, "image", "ns")
+        build_plan(settings(**env), manifests, image, "image", "ns", {})
         return
     with pytest.raises(SettingsError) as e:
-        build_plan(settings(**env), manifests, image, "image", "ns")
+        build_plan(settings(**env), manifests, image, "image", "ns", {})
     assert e.value.setting == setting
 
 
 @pytest.mark.parametrize(
     ("env", "setting"),
     [
-        pytest.param({"strategy": "yolo"}, "PLUGIN_STRATEGY", id="strategy"),
         pytest.param({"chart": "c"}, "PLUGIN_CHART", id="both-modes"),
         pytest.param({"manifests": ""}, "PLUGIN_MANIFESTS", id="no-mode"),
-        pytest.param({"canary_weight": "0"}, "PLUGIN_CANARY_WEIGHT", id="weight-0"),
-        pytest.param({"canary_weight": "101"}, "PLUGIN_CANARY_WEIGHT", id="weight-101"),
         pytest.param({"canary_steps": "10,200"}, "PLUGIN_CANARY_STEPS", id="step-over-100"),
         pytest.param({"canary_steps": "10,٣"}, "PLUGIN_CANARY_STEPS", id="step-unicode-digit"),
         pytest.param({"namespace": "n" * 64}, "PLUGIN_NAMESPACE", id="namespace-64"),
@@ -100,12 +101,10 @@ def test_plan_errors(env: dict[str, str], manifests: list[Manifest], image: str,
         pytest.param({"manifests": "/**/*.yaml"}, "PLUGIN_MANIFESTS", id="glob-outside-workspace"),
         pytest.param({"manifests": "", "chart": "c", "release": "r" * 54}, "PLUGIN_RELEASE", id="release-54"),
         pytest.param({"manifests": "", "chart": "c", "values": '["a"]'}, "PLUGIN_VALUES", id="values-list"),
-        pytest.param({"timeout": "soon"}, "PLUGIN_TIMEOUT", id="duration"),
         pytest.param({"max_unavailable": "-1"}, "PLUGIN_MAX_UNAVAILABLE", id="max-unavailable"),
         pytest.param({"strategy": "blue-green"}, "PLUGIN_SERVICE", id="blue-green-service"),
         pytest.param({"manifests": "", "chart": "c", "strategy": "canary"}, "PLUGIN_STRATEGY", id="helm-canary"),
         pytest.param({"manifests": "", "chart": "c", "set": "novalue"}, "PLUGIN_SET", id="set-not-kv"),
-        pytest.param({"canary_action": "yes"}, "PLUGIN_CANARY_ACTION", id="canary-action"),
     ],
 )
 def test_settings_errors(env: dict[str, str], setting: str) -> None:
@@ -138,19 +137,16 @@ def test_merge_values(base: dict[str, Any], override: dict[str, Any], merged: di
 
 def test_helm_plan_values_order(tmp_path: Path) -> None:
     (tmp_path / "chart").mkdir()
-    values = settings(
-        manifests="",
-        chart="chart",
-        values_files="v.yaml",
-        values='{"replicaCount": 2, "image": {"pullPolicy": "Always"}}',
-        set="replicaCount=5,feature.on=true,name=web",
-        image_value="image.ref",
-    )
+    # Values files first, then `values`, then `set`, then the image: each later one wins.
+    given = {"values_files": "v.yaml", "values": '{"replicaCount": 2, "image": {"pullPolicy": "Always"}}'}
+    given |= {"set": "replicaCount=5,feature.on=true,name=web", "image_value": "image.ref"}
+    values = settings(manifests="", chart="chart", **given)
     files = {"v.yaml": "replicaCount: 1\nimage: {ref: old, pullPolicy: IfNotPresent}\n"}
     plan = build_helm_plan(values, f"{IMG}:v2", "image", "ns", files, tmp_path)
-    assert plan.helm is not None
-    assert plan.helm.release == "chart" and plan.helm.local
-    assert plan.helm.values == {
+    helm = plan.steps
+    assert isinstance(helm, HelmRelease)
+    assert helm.release == "chart" and helm.local
+    assert helm.values == {
         "replicaCount": 5,
         "image": {"ref": f"{IMG}:v2", "pullPolicy": "Always"},
         "feature": {"on": True},
@@ -161,3 +157,106 @@ def test_helm_plan_values_order(tmp_path: Path) -> None:
 def test_helm_plan_missing_local_chart(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match='PLUGIN_CHART: "./nope" does not exist'):
         build_helm_plan(settings(manifests="", chart="./nope"), "", "", "ns", {}, tmp_path)
+
+
+# -- strategies: what was read from the cluster completes the plan ------------------------------------------
+
+ING = Manifest(
+    "ing.yaml#1",
+    {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "site"}, "spec": {"rules": []}},
+)
+LIVE_SVC = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}, "spec": {"selector": {"app": "w"}}}
+
+
+def stable(replicas: int) -> dict[str, Any]:
+    obj = dep("web").obj
+    return {**obj, "spec": {**obj["spec"], "replicas": replicas}}
+
+
+def canary_plan(live: dict[Any, Any], manifests: list[Manifest] | None = None, **env: str) -> Plan:
+    values = settings(strategy="canary", **env)
+    loaded = manifests or [dep("web")]
+    assert set(live) <= set(live_refs(values, loaded)), "the plan reads only what live_refs asks for"
+    return build_plan(values, loaded, f"{IMG}:v2", "image", "ns", live)
+
+
+@pytest.mark.parametrize(
+    ("env", "live", "setting"),
+    [
+        pytest.param({"service": "nope"}, {}, "PLUGIN_SERVICE", id="service-missing"),
+        pytest.param(
+            {"service": "web", "canary_ingress": "site"},
+            {service_ref("web"): LIVE_SVC},
+            "PLUGIN_CANARY_INGRESS",
+            id="ingress-missing",
+        ),
+        pytest.param({}, {deployment_ref("web"): stable(0)}, "PLUGIN_CANARY_WEIGHT", id="stable-at-zero"),
+        pytest.param(
+            {"canary_steps": "10,20"}, {deployment_ref("web"): stable(4)}, "PLUGIN_CANARY_STEPS", id="same-replicas"
+        ),
+    ],
+)
+def test_canary_input_errors(env: dict[str, str], live: dict[Any, Any], setting: str) -> None:
+    with pytest.raises(SettingsError) as e:
+        canary_plan(live, **env)
+    assert e.value.setting == setting
+
+
+def test_canary_steps_from_the_stable_replicas() -> None:
+    plan = canary_plan(
+        {deployment_ref("web"): stable(4), service_ref("web"): LIVE_SVC}, canary_steps="25,50,100", service="web"
+    )
+    steps = plan.steps
+    assert isinstance(steps, Canary)
+    assert [(s.weight, s.replicas) for s in steps.steps] == [(25, 1), (50, 2)]
+    assert steps.promote_after and not steps.create_stable
+    assert steps.steps[1].deployment["metadata"]["name"] == "web-canary"
+    assert "canary at 50%: 2 pod(s) beside 4 stable" in plan.describe()
+
+
+def test_first_canary_creates_the_stable_deployment() -> None:
+    steps = canary_plan({}).steps
+    assert isinstance(steps, Canary) and steps.create_stable
+    assert steps.stable_replicas == 1  # the manifest's (unset) replicas
+
+
+def test_canary_ingress_from_the_manifests() -> None:
+    plan = canary_plan({service_ref("web"): LIVE_SVC}, [dep("web"), ING], service="web", canary_ingress="site")
+    steps = plan.steps
+    assert isinstance(steps, Canary)
+    step = steps.steps[0]
+    assert step.service is not None and step.service["metadata"]["name"] == "web-canary"
+    assert (
+        step.ingress is not None
+        and step.ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] == "10"
+    )
+    assert [ref[1] for ref in steps.removes] == ["Deployment", "Service", "Ingress"]
+
+
+@pytest.mark.parametrize(
+    ("live", "serving", "new"),
+    [
+        pytest.param({}, None, "blue", id="first"),
+        pytest.param({service_ref("web"): {"spec": {"selector": {COLOR_LABEL: "blue"}}}}, "blue", "green", id="blue"),
+    ],
+)
+def test_blue_green_goes_to_the_idle_colour(live: dict[Any, Any], serving: str | None, new: str) -> None:
+    plan = build_plan(settings(strategy="blue-green", service="web"), [SVC, dep("web")], "", "", "ns", live)
+    steps = plan.steps
+    assert isinstance(steps, BlueGreen)
+    assert (steps.live, steps.new) == (serving, new)
+    assert steps.deployment["metadata"]["name"] == f"web-{new}"
+    assert steps.switched_service["spec"]["selector"][COLOR_LABEL] == new
+
+
+def test_blue_green_preview_service_must_exist() -> None:
+    values = settings(strategy="blue-green", service="web", preview_service="web-preview")
+    assert live_refs(values, [SVC, dep("web")]) == [service_ref("web"), service_ref("web-preview")]
+    with pytest.raises(SettingsError, match="PLUGIN_PREVIEW_SERVICE"):
+        build_plan(values, [SVC, dep("web")], "", "", "ns", {service_ref("web"): None})
+
+
+def test_prune_keeps_what_the_strategy_creates() -> None:
+    plan = build_plan(settings(strategy="blue-green", service="web", prune="true"), [SVC, dep("web")], "", "", "ns", {})
+    assert plan.prune is not None
+    assert {("Deployment", "web-blue"), ("Deployment", "web-green"), ("Service", "web")} <= plan.prune.keep

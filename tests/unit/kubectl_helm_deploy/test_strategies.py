@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from plugins.kubectl_helm_deploy import colors, weights
+from plugins.kubectl_helm_deploy import blue_green_objects as colors
+from plugins.kubectl_helm_deploy import canary_objects
 
 DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1",
@@ -69,39 +70,36 @@ def test_service_selects_colour_only(color: str) -> None:
     ],
 )
 def test_canary_replicas(weight: int, stable: int, replicas: int) -> None:
-    assert weights.canary_replicas(weight, stable) == replicas
+    assert canary_objects.canary_replicas(weight, stable) == replicas
 
 
 @pytest.mark.parametrize("weight", [0, 101, -5])
 def test_canary_replicas_bad_weight(weight: int) -> None:
     with pytest.raises(ValueError):
-        weights.canary_replicas(weight, 4)
+        canary_objects.canary_replicas(weight, 4)
 
 
 @pytest.mark.parametrize(
     ("steps", "weight", "expected"),
-    [
-        pytest.param([], 25, [25], id="single"),
-        pytest.param(["10", "50", "100"], 25, [10, 50, 100], id="steps-win"),
-    ],
+    [pytest.param([], 25, [25], id="single"), pytest.param(["10", "50", "100"], 25, [10, 50, 100], id="steps-win")],
 )
 def test_step_weights(steps: list[str], weight: int, expected: list[int]) -> None:
-    assert weights.step_weights(steps, weight) == expected
+    assert canary_objects.step_weights(steps, weight) == expected
 
 
 def test_canary_deployment_shares_service_selector() -> None:
-    canary = weights.canary_deployment(DEPLOYMENT, 1)
+    canary = canary_objects.canary_deployment(DEPLOYMENT, 1)
     assert canary["metadata"]["name"] == "web-canary"
     assert canary["spec"]["replicas"] == 1
     pod_labels = canary["spec"]["template"]["metadata"]["labels"]
     assert SERVICE["spec"]["selector"].items() <= pod_labels.items()  # the stable Service selects canary pods
-    assert canary["spec"]["selector"]["matchLabels"] == {"app": "web", weights.TRACK_LABEL: "canary"}
+    assert canary["spec"]["selector"]["matchLabels"] == {"app": "web", canary_objects.TRACK_LABEL: "canary"}
 
 
 def test_canary_service_and_ingress() -> None:
-    svc = weights.canary_service(SERVICE)
+    svc = canary_objects.canary_service(SERVICE)
     assert svc["metadata"]["name"] == "web-canary"
-    assert svc["spec"]["selector"] == {"app": "web", weights.TRACK_LABEL: "canary"}
+    assert svc["spec"]["selector"] == {"app": "web", canary_objects.TRACK_LABEL: "canary"}
     assert svc["spec"]["ports"] == [{"port": 80, "targetPort": 8080}]
     ingress = {
         "apiVersion": "networking.k8s.io/v1",
@@ -126,7 +124,7 @@ def test_canary_service_and_ingress() -> None:
             ],
         },
     }
-    copy = weights.canary_ingress(ingress, 30, "web")
+    copy = canary_objects.canary_ingress(ingress, 30, "web")
     assert copy["metadata"]["name"] == "site-canary"
     assert copy["metadata"]["annotations"] == {
         "nginx.ingress.kubernetes.io/canary": "true",

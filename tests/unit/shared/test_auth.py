@@ -4,7 +4,6 @@ import base64
 import io
 import json
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,32 +13,12 @@ from shared.auth import KUBE_ACCESS, REGISTRY_ACCESS, SecretDir, decode_ca, kube
 from shared.errors import SettingsError
 from shared.log import Log
 from shared.settings import Declaration
+from tests.certs import self_signed
 
 
 @pytest.fixture(scope="module")
 def pem(tmp_path_factory: pytest.TempPathFactory) -> str:
-    d = tmp_path_factory.mktemp("ca")
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(d / "k"),
-            "-out",
-            str(d / "c"),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=test-ca",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return (d / "c").read_text()
+    return self_signed(tmp_path_factory.mktemp("ca"), "test-ca").read_text()
 
 
 def test_ca_as_pem(pem: str) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.ci import CI_SETTINGS, CIContext, context_from_env, context_from_git, detect_system, read_context
+from shared.ci import CI_SETTINGS, CIContext, context_from_env, context_from_git, detect_system, read_context, variable
 from shared.settings import Declaration
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -111,3 +111,15 @@ def test_settings_override_any_field() -> None:
 
 def test_override_names_do_not_collide_with_plugin_settings() -> None:
     assert {s.name for s in CI_SETTINGS}.isdisjoint({"repo", "tag", "tags", "branch", "ref", "event"})
+
+
+@pytest.mark.parametrize(
+    ("field", "system", "name"),
+    [
+        pytest.param("build_number", "drone", "DRONE_BUILD_NUMBER", id="drone"),
+        pytest.param("build_number", "woodpecker", "CI_PIPELINE_NUMBER", id="woodpecker"),
+        pytest.param("tag", "local", "PLUGIN_COMMIT_TAG", id="local-override"),
+    ],
+)
+def test_variable_names_where_a_field_comes_from(field: str, system: str, name: str) -> None:
+    assert variable(field, system) == name

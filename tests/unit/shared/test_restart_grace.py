@@ -11,8 +11,8 @@ import pytest
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from shared import rollout_wait
 from shared.errors import AuthError, PluginError
+from shared.kube import Cluster
 from shared.log import Log
 from shared.restart_grace import Fault, NotingRetry, RestartGrace, classify, may_retry, next_delay
 
@@ -133,7 +133,7 @@ def test_urllib3_status_retries_do_not_open_the_window() -> None:
     assert grace.lost_at is None
 
 
-# -- the retry loop of rollout_wait, with a client that fails as a restarting API server does ---------------------
+# -- the retry loop of the cluster client, with calls that fail as a restarting API server does ---------------------
 
 
 class Answers:
@@ -148,31 +148,23 @@ class Answers:
         return "ok"
 
 
-def api_with_grace() -> SimpleNamespace:
-    return SimpleNamespace(shipline_server="https://api.test:6443", shipline_grace=RestartGrace(grace=30.0))
+def cluster() -> Cluster:
+    return Cluster(SimpleNamespace(), "https://api.test:6443", grace=RestartGrace(grace=30.0))  # type: ignore[arg-type]
 
 
 def test_retrying_rides_out_refused_connections_then_403() -> None:
     out = io.StringIO()
     restart = Answers(ConnectionRefusedError(111, "refused"), ApiException(status=403), ApiException(status=401))
-    result = rollout_wait.retrying(api_with_grace(), restart, time.monotonic() + 60, Log(out), "reading")  # type: ignore[arg-type]
+    result = cluster().retrying(restart, time.monotonic() + 60, Log(out), "reading")
     assert result == "ok"
     assert "forbidden (403)" in out.getvalue() and "retrying" in out.getvalue()
 
 
 def test_retrying_fails_at_once_on_403_without_a_lost_connection() -> None:
     with pytest.raises(AuthError, match=r"forbidden \(403\) from https://api.test:6443"):
-        rollout_wait.retrying(
-            api_with_grace(), Answers(ApiException(status=403)), time.monotonic() + 60, Log(io.StringIO()), "reading"
-        )  # type: ignore[arg-type]
+        cluster().retrying(Answers(ApiException(status=403)), time.monotonic() + 60, Log(io.StringIO()), "reading")
 
 
 def test_retrying_stops_at_the_deadline() -> None:
     with pytest.raises(PluginError, match="cannot reach https://api.test:6443"):
-        rollout_wait.retrying(
-            api_with_grace(),
-            Answers(*[ConnectionRefusedError(111, "refused")] * 100),
-            time.monotonic() + 0.5,
-            Log(io.StringIO()),
-            "reading",
-        )  # type: ignore[arg-type]
+        cluster().retrying(Answers(*[ConnectionRefusedError(111, "refused")] * 100), time.monotonic() + 0.5)
