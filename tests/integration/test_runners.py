@@ -41,9 +41,12 @@ from demo.plugins import image_of
 from tests.unit.shared.runner_fixtures import captured
 
 from .runner_env import capture, runner_environment, woodpecker_exec
-from .stacklib import REPO_ROOT
+from .stacklib import REPO_ROOT, placement_annotations
 
 NAMESPACE = "shop"  # what both pipelines deploy to
+# Where the pipelines' pods run: the kwok nodes, which every checkout's stack has (the machine's one real node
+# belongs to one checkout). "real" moves them to the real node (stacklib.placement_annotations).
+PODS_ON = "kwok"
 APP = "example-app"
 PUBLISHED_REPO = "registry.example.com/shop/example-app"
 LOCAL_BASE = "shipline/python-base:bookworm"
@@ -118,6 +121,8 @@ def shop(stack: dict[str, str]) -> Iterator[dict[str, str]]:
     cluster = Cluster(stack["KUBECONFIG"])
     try:
         tokens = cluster.prepare_namespace(NAMESPACE, timeout=300)
+        placement = {"metadata": {"annotations": placement_annotations(PODS_ON)}}
+        client.CoreV1Api(cluster.api).patch_namespace(NAMESPACE, placement)
         # The pipelines' chaos step only kills pods labelled for it and keeps 2 available: as a user would set up.
         yield {
             "registry_username": stack["REGISTRY_USERNAME"],
