@@ -91,12 +91,24 @@ class Cluster:
         resp = fn(*args, _preload_content=False, _request_timeout=timeout or self.timeout, **kwargs)
         return json.loads(resp.data)
 
-    def read(self, fn: Callable[..., Any], *args: Any, deadline: float | None = None, **kwargs: Any) -> Any:
-        """`raw`, with failures explained; with a `deadline`, transient failures are retried until then."""
+    def read(
+        self, fn: Callable[..., Any], *args: Any, deadline: float | None = None, missing_ok: bool = False, **kwargs: Any
+    ) -> Any:
+        """`raw`, with failures explained; with a `deadline`, transient failures are retried until then; with
+        `missing_ok`, an object that is not there (404) reads as {}."""
+
+        def once() -> Any:
+            try:
+                return self.raw(fn, *args, **kwargs)
+            except ApiException as e:
+                if missing_ok and e.status == 404:
+                    return {}
+                raise
+
         if deadline is not None:
-            return self.retrying(lambda: self.raw(fn, *args, **kwargs), deadline)
+            return self.retrying(once, deadline)
         try:
-            return self.raw(fn, *args, **kwargs)
+            return once()
         except REQUEST_ERRORS as e:
             raise self.explain(e) from None
 

@@ -75,27 +75,33 @@ class Reader:
         self.cluster, self.namespace = cluster, namespace
         self.core, self.apps, self.batch = cluster.core, cluster.apps, cluster.batch
 
-    def _raw(self, fn: Callable[..., Any], *args: Any, deadline: float | None = None, **kwargs: Any) -> Obj:
-        """One read; with a `deadline`, retried while the API server is away or restarting (`restart_grace`)."""
-        result: Obj = self.cluster.read(fn, *args, deadline=deadline, **kwargs)
+    def _raw(
+        self, fn: Callable[..., Any], *args: Any, deadline: float | None = None, missing_ok: bool = False, **kwargs: Any
+    ) -> Obj:
+        """One read; with a `deadline`, retried while the API server is away or restarting (`restart_grace`);
+        with `missing_ok`, an object that is not there (404) reads as {}."""
+        result: Obj = self.cluster.read(fn, *args, deadline=deadline, missing_ok=missing_ok, **kwargs)
         return result
 
     def list_pods(
         self, label_selector: str | None = None, field_selector: str | None = None, deadline: float | None = None
     ) -> Obj:
-        kwargs = {k: v for k, v in (("label_selector", label_selector), ("field_selector", field_selector)) if v}
+        kwargs: dict[str, Any] = {
+            k: v for k, v in (("label_selector", label_selector), ("field_selector", field_selector)) if v
+        }
         return self._raw(self.core.list_namespaced_pod, self.namespace, deadline=deadline, **kwargs)
 
-    def read(self, key: Key, deadline: float | None = None) -> Obj:
+    def read(self, key: Key, deadline: float | None = None, missing_ok: bool = False) -> Obj:
         kind, name = key
         if kind in _APPS:
             fn = getattr(self.apps, f"read_namespaced_{_APPS[kind]}")
-            return self._raw(fn, name, self.namespace, deadline=deadline)
-        if kind == "Job":
-            return self._raw(self.batch.read_namespaced_job, name, self.namespace, deadline=deadline)
-        if kind == "ReplicationController":
-            return self._raw(self.core.read_namespaced_replication_controller, name, self.namespace, deadline=deadline)
-        raise PluginError(f"cannot read a {kind}")
+        elif kind == "Job":
+            fn = self.batch.read_namespaced_job
+        elif kind == "ReplicationController":
+            fn = self.core.read_namespaced_replication_controller
+        else:
+            raise PluginError(f"cannot read a {kind}")
+        return self._raw(fn, name, self.namespace, deadline=deadline, missing_ok=missing_ok)
 
     def owners(self, pods: list[Obj]) -> dict[Key, Obj]:
         """Every controller the pods point at, and their own controllers (ReplicaSet -> Deployment)."""
@@ -105,8 +111,13 @@ class Reader:
             key = todo.pop()
             if key in found or not _readable(key[0]):
                 continue
-            found[key] = self.read(key)
-            parent = controller_of(found[key])
+            # A controller already deleted (a removed canary's ReplicaSet) while its pods still terminate: its pods
+            # keep an unresolved owner (and terminating pods are never chosen).
+            owner = self.read(key, missing_ok=True)
+            if not owner:
+                continue
+            found[key] = owner
+            parent = controller_of(owner)
             if parent is not None:
                 todo.append(parent)
         return found

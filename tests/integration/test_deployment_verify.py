@@ -29,6 +29,7 @@ from plugins.deployment_verify.__main__ import main
 from shared.handoff import Published, write_published
 from tests.harness import Harness, Run
 
+from .realnode import available
 from .stacklib import REPO_ROOT, Namespace, deployment_manifest, wait_for
 
 REPO = "127.0.0.1:5000/shop/web"
@@ -63,17 +64,7 @@ class Cluster:
         return self.apps.read_namespaced_deployment(name, self.namespace)
 
     def wait_complete(self, name: str) -> None:
-        def complete() -> bool:
-            d = self.read(name)
-            s = d.status
-            return bool(
-                (s.observed_generation or 0) >= d.metadata.generation
-                and (s.updated_replicas or 0) == d.spec.replicas
-                and (s.replicas or 0) == d.spec.replicas
-                and (s.available_replicas or 0) == d.spec.replicas
-            )
-
-        wait_for(complete, 30, what=f"deployment {name} complete")
+        wait_for(lambda: available(self.api, self.namespace, name), 30, what=f"deployment {name} complete")
 
 
 @pytest.fixture

@@ -293,5 +293,31 @@ def test_chaos_kills_real_containers_and_endpoints_recover(
     wait_answering(url)
 
 
+def test_chaos_ignores_pods_whose_replicaset_is_already_gone(
+    stack: dict[str, str], kube_admin: client.ApiClient, namespace: Namespace, run_plugin: Callable[..., Any]
+) -> None:
+    # A removed canary, as a promote leaves it on a real node: its ReplicaSet deleted, its pods still terminating
+    # (a 30 s preStop), all matching the chaos selector.
+    old = realnode.deployment("old", image(stack, "healthy"), replicas=1, labels={"shop": "web"})
+    old["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 60
+    old["spec"]["template"]["spec"]["containers"][0]["lifecycle"]["preStop"]["exec"]["command"] = ["sleep", "30"]
+    web = realnode.deployment("web", image(stack, "healthy"), replicas=2, labels={"shop": "web"})
+    create(kube_admin, namespace.name, old, web)
+    wait_available(kube_admin, namespace.name, "old")
+    wait_available(kube_admin, namespace.name, "web")
+    client.AppsV1Api(kube_admin).delete_namespaced_deployment("old", namespace.name, propagation_policy="Background")
+
+    def orphaned_and_terminating() -> bool:
+        rs = client.AppsV1Api(kube_admin).list_namespaced_replica_set(namespace.name, label_selector="app=old")
+        pods = client.CoreV1Api(kube_admin).list_namespaced_pod(namespace.name, label_selector="app=old").items
+        return not rs.items and bool(pods) and all(p.metadata.deletion_timestamp for p in pods)
+
+    wait_for(orphaned_and_terminating, 60, 0.2, "old's ReplicaSet gone, its pod terminating")
+    code, out, report = run_plugin(chaos_main, label_selector="shop=web", mode="one", recovery_timeout="240s")
+    assert code == 0, out
+    kills = [k for k in report["rounds"][0]["kills"] if k["outcome"] == "killed"]
+    assert len(kills) == 1 and kills[0]["workload"] == "deployment/web", kills
+
+
 def _ready(pod: client.V1Pod) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or ())
