@@ -27,6 +27,7 @@ KWOK_DIR=$STACK_STATE/kwok
 KUBE_DIR=$STACK_STATE/kube
 NODE_DIR=$STACK_STATE/node
 ENV_FILE=$STACK_STATE/env
+ENV_D=$STACK_STATE/env.d  # one <component>.env per optional component, appended to $ENV_FILE by up.sh
 
 log() { printf '[stack %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[stack] FAILED: %s\n' "$*" >&2; exit 1; }

@@ -371,6 +371,8 @@ q() { case $1 in *[!A-Za-z0-9_./:@%+=,-]*) printf "'%s'" "$(printf %s "$1" | sed
   echo "KWOK_TAINT=$KWOK_TAINT"
   echo "NODE_DIR=$(q "$NODE_DIR")"
   echo "APP_IMAGE_REPO=$REGISTRY/shipline/example-app"
+  # Lines of optional components (Prometheus, BuildKit, ...), each written by its own script to env.d/<name>.env
+  cat "$ENV_D"/*.env 2>/dev/null || true
 } > "$ENV_FILE.new")
 mv "$ENV_FILE.new" "$ENV_FILE"
 log "stack up in $(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$start" "$(date +%s.%N)") s; environment in $ENV_FILE"
