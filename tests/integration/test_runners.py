@@ -12,10 +12,14 @@ the stable Deployment serves that digest on every replica with the canary gone.
 
 What differs from the files as committed is only what this machine needs, made in `for_local_stack` and checked
 by `test_local_adaptation_changes_only_the_environment`: the images' tag, the registry host, the engine's socket,
-host networking (the stack listens on 127.0.0.1), a base image that exists here (nothing can be pulled), no HTTP
-checks (kwok pods run no containers), and no `test` step (its python image cannot be pulled; `make test` runs
-those tests itself). Secrets reach `drone exec` through `--secret-file` and `woodpecker-cli exec` 1.0.5 through
-matrix values (its only way).
+host networking (the stack listens on 127.0.0.1), a base image that exists here (nothing can be pulled), the
+Service names the HTTP checks use mapped to their ClusterIP (`extra_hosts`: this machine runs no cluster DNS;
+kube-proxy routes the ClusterIP from the host), and no `test` step (its python image cannot be pulled; `make test`
+runs those tests itself). Secrets reach `drone exec` through `--secret-file` and `woodpecker-cli exec` 1.0.5
+through matrix values (its only way).
+
+The pipelines' pods run on the real node (`shop` is placed there), so the verify steps' HTTP checks reach real
+containers through the Service, and the chaos step kills real ones.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -40,17 +45,15 @@ from demo.cluster import Cluster
 from demo.plugins import image_of
 from tests.unit.shared.runner_fixtures import captured
 
+from .conftest import stack_unavailable
 from .runner_env import capture, runner_environment, woodpecker_exec
-from .stacklib import REPO_ROOT, placement_annotations
+from .stacklib import REPO_ROOT
 
-NAMESPACE = "shop"  # what both pipelines deploy to
-# Where the pipelines' pods run: the kwok nodes, which every checkout's stack has (the machine's one real node
-# belongs to one checkout). "real" moves them to the real node (stacklib.placement_annotations).
-PODS_ON = "kwok"
+NAMESPACE = "shop"  # what both pipelines deploy to; its pods run on the real node
 APP = "example-app"
+APP_SERVICE = "examples/k8s/service.yaml"  # the pipelines' manifests hold the Service their verify step asks
 PUBLISHED_REPO = "registry.example.com/shop/example-app"
 LOCAL_BASE = "shipline/python-base:bookworm"
-HTTP_SETTINGS = ("urls", "expect_body", "requests_per_url", "max_error_rate", "warmup_retries")
 BUILD_NUMBER = "5"
 RUN_TIMEOUT = 3600  # a hung runner ends the test; a slow one (2 busy cores) still passes
 
@@ -60,8 +63,11 @@ def image_tag() -> str:
     return image_of("docker-publish-tagger").rpartition(":")[2]
 
 
-def for_local_stack(steps: list[dict[str, Any]], stack: Mapping[str, str]) -> list[dict[str, Any]]:
-    """The pipeline's steps as this machine can run them (see the module docstring); nothing else changes."""
+def for_local_stack(
+    steps: list[dict[str, Any]], stack: Mapping[str, str], hosts: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The pipeline's steps as this machine can run them (see the module docstring); nothing else changes.
+    `hosts`: cluster DNS name -> ClusterIP, for the steps whose URLs name a Service."""
     sock = stack["DOCKER_HOST"].removeprefix("unix://")
     result = []
     for original in steps:
@@ -75,8 +81,9 @@ def for_local_stack(steps: list[dict[str, Any]], stack: Mapping[str, str]) -> li
         if settings.get("repo") == PUBLISHED_REPO:
             settings["repo"] = PUBLISHED_REPO.replace("registry.example.com", stack["REGISTRY"])
             settings["build_args"] = {"BASE_IMAGE": LOCAL_BASE}
-        for name in HTTP_SETTINGS:
-            settings.pop(name, None)
+        named = sorted({urlsplit(url).hostname for url in settings.get("urls", [])} & set(hosts))
+        if named:
+            step["extra_hosts"] = [f"{name}:{hosts[name]}" for name in named]
         step["volumes"] = [
             f"{sock}:/var/run/docker.sock" if v == "/var/run/docker.sock:/var/run/docker.sock" else v
             for v in step.get("volumes", [])
@@ -87,12 +94,12 @@ def for_local_stack(steps: list[dict[str, Any]], stack: Mapping[str, str]) -> li
     return result
 
 
-def drone_pipeline(stack: Mapping[str, str]) -> str:
+def drone_pipeline(stack: Mapping[str, str], hosts: Mapping[str, str]) -> str:
     """.drone.yml's `deliver` pipeline for the local stack."""
     docs = [d for d in yaml.safe_load_all((REPO_ROOT / ".drone.yml").read_text()) if d]
     (deliver,) = [d for d in docs if d["name"] == "deliver"]
     drone_volumes = {step["name"]: step.pop("volumes", []) for step in deliver["steps"]}
-    steps = for_local_stack(deliver["steps"], stack)
+    steps = for_local_stack(deliver["steps"], stack, hosts)
     for step in steps:  # Drone names its volumes: keep the step's own mounts
         if drone_volumes.get(step["name"]):
             step["volumes"] = drone_volumes[step["name"]]
@@ -103,10 +110,10 @@ def drone_pipeline(stack: Mapping[str, str]) -> str:
     return yaml.safe_dump(deliver, sort_keys=False)
 
 
-def woodpecker_pipeline(stack: Mapping[str, str], secrets: Mapping[str, str]) -> str:
+def woodpecker_pipeline(stack: Mapping[str, str], secrets: Mapping[str, str], hosts: Mapping[str, str]) -> str:
     """.woodpecker.yml for the local stack, its secrets as matrix values (woodpecker-cli exec 1.0.5 has no other)."""
     (doc,) = [d for d in yaml.safe_load_all((REPO_ROOT / ".woodpecker.yml").read_text()) if d]
-    doc["steps"] = for_local_stack(doc["steps"], stack)
+    doc["steps"] = for_local_stack(doc["steps"], stack, hosts)
     doc["matrix"] = {name: [value] for name, value in secrets.items()}
     return yaml.safe_dump(doc, sort_keys=False)
 
@@ -117,12 +124,13 @@ def woodpecker_pipeline(stack: Mapping[str, str], secrets: Mapping[str, str]) ->
 
 @pytest.fixture
 def shop(stack: dict[str, str]) -> Iterator[dict[str, str]]:
-    """The `shop` namespace, made anew with examples/rbac; the pipelines' secrets (a token per plugin)."""
+    """The `shop` namespace, made anew with examples/rbac, its pods on the real node; the pipelines' secrets (a
+    token per plugin)."""
+    if not stack.get("REAL_NODE"):
+        stack_unavailable("it has no real node (another checkout runs this machine's one, see `make up`'s output)")
     cluster = Cluster(stack["KUBECONFIG"])
     try:
-        tokens = cluster.prepare_namespace(NAMESPACE, timeout=300)
-        placement = {"metadata": {"annotations": placement_annotations(PODS_ON)}}
-        client.CoreV1Api(cluster.api).patch_namespace(NAMESPACE, placement)
+        tokens = cluster.prepare_namespace(NAMESPACE, timeout=300)  # placed on the real node
         # The pipelines' chaos step only kills pods labelled for it and keeps 2 available: as a user would set up.
         yield {
             "registry_username": stack["REGISTRY_USERNAME"],
@@ -135,6 +143,15 @@ def shop(stack: dict[str, str]) -> Iterator[dict[str, str]]:
         }
     finally:
         cluster.close()
+
+
+@pytest.fixture
+def cluster_hosts(shop: dict[str, str], kube_admin: client.ApiClient, checkout: Path) -> dict[str, str]:
+    """The example app's Service, created from the checkout's manifest ahead of the pipeline (whose deploy step
+    applies the same object again), so that its ClusterIP is known: the name the verify step asks -> that IP."""
+    (service,) = [d for d in yaml.safe_load_all((checkout / APP_SERVICE).read_text()) if d]
+    created = client.CoreV1Api(kube_admin).create_namespaced_service(NAMESPACE, service)
+    return {f"{created.metadata.name}.{NAMESPACE}.svc.cluster.local": created.spec.cluster_ip}
 
 
 @pytest.fixture
@@ -203,13 +220,19 @@ def head_of(ws: Path) -> str:
 # The runs
 
 
+@pytest.mark.real_node
 def test_drone_exec_runs_the_project_pipeline(
-    images: dict[str, str], stack: dict[str, str], shop: dict[str, str], kube_admin: client.ApiClient, checkout: Path
+    images: dict[str, str],
+    stack: dict[str, str],
+    shop: dict[str, str],
+    cluster_hosts: dict[str, str],
+    kube_admin: client.ApiClient,
+    checkout: Path,
 ) -> None:
     private = Path(tempfile.mkdtemp(prefix="shipline-drone-"))
     try:
         pipeline = private / "drone.yml"
-        pipeline.write_text(drone_pipeline(stack))
+        pipeline.write_text(drone_pipeline(stack, cluster_hosts))
         secret_file = private / "secrets.env"
         secret_file.write_text("".join(f"{k}={v}\n" for k, v in shop.items()))
         # drone exec sets DRONE_BUILD_NUMBER=0 (no build): the build number is given as the plugin setting.
@@ -226,14 +249,20 @@ def test_drone_exec_runs_the_project_pipeline(
     assert_delivered(stack, kube_admin, checkout, [f"{sha[:12]}-{BUILD_NUMBER}", f"drone-{BUILD_NUMBER}"])
 
 
+@pytest.mark.real_node
 def test_woodpecker_exec_runs_the_project_pipeline(
-    images: dict[str, str], stack: dict[str, str], shop: dict[str, str], kube_admin: client.ApiClient, checkout: Path
+    images: dict[str, str],
+    stack: dict[str, str],
+    shop: dict[str, str],
+    cluster_hosts: dict[str, str],
+    kube_admin: client.ApiClient,
+    checkout: Path,
 ) -> None:
     sha = head_of(checkout)
     # woodpecker-cli exec mounts the pipeline file's directory as the workspace: the file lives in the clone.
     pipeline = checkout / ".woodpecker-local.yml"
     pipeline.touch(mode=0o600)
-    pipeline.write_text(woodpecker_pipeline(stack, shop))
+    pipeline.write_text(woodpecker_pipeline(stack, shop, cluster_hosts))
     argv = [*woodpecker_exec(stack), "--pipeline-number", BUILD_NUMBER]
     argv += ["--commit-sha", sha, "--commit-branch", "main", "--commit-ref", "refs/heads/main"]
     argv += ["--pipeline-event", "push", "--repo", "shipline/shipline", str(pipeline)]
@@ -282,6 +311,7 @@ def test_unit_fixtures_are_what_the_runners_give(images: dict[str, str], stack: 
 # The adaptation itself (no stack needed)
 
 FAKE_STACK = {"DOCKER_HOST": "unix:///stack/docker.sock", "REGISTRY": "127.0.0.1:5000"}
+FAKE_HOSTS = {"example-app.shop.svc.cluster.local": "10.96.0.42", "unused.shop.svc.cluster.local": "10.96.0.43"}
 
 
 @pytest.mark.parametrize("name", [".drone.yml", ".woodpecker.yml"])
@@ -290,12 +320,13 @@ def test_local_adaptation_changes_only_the_environment(name: str) -> None:
     docs = [d for d in yaml.safe_load_all((REPO_ROOT / name).read_text()) if d]
     if name == ".drone.yml":
         committed = next(d for d in docs if d["name"] == "deliver")["steps"]
-        adapted = yaml.safe_load(drone_pipeline(FAKE_STACK))["steps"]
+        adapted = yaml.safe_load(drone_pipeline(FAKE_STACK, FAKE_HOSTS))["steps"]
     else:
         committed = docs[0]["steps"]
-        adapted = yaml.safe_load(woodpecker_pipeline(FAKE_STACK, {"s": "v"}))["steps"]
+        adapted = yaml.safe_load(woodpecker_pipeline(FAKE_STACK, {"s": "v"}, FAKE_HOSTS))["steps"]
     committed = [s for s in committed if s["name"] != "test"]
     assert [s["name"] for s in adapted] == [s["name"] for s in committed]
+    mapped = []
     for before, after in zip(committed, adapted, strict=True):
         after = copy.deepcopy(after)
         assert after.pop("network_mode") == "host"
@@ -308,7 +339,8 @@ def test_local_adaptation_changes_only_the_environment(name: str) -> None:
         if name == ".woodpecker.yml" and "volumes" in before:
             assert after["volumes"] == ["/stack/docker.sock:/var/run/docker.sock"]
             after["volumes"] = before["volumes"]
-        expected = copy.deepcopy(before)
-        for setting in HTTP_SETTINGS:
-            expected.get("settings", {}).pop(setting, None)
-        assert after == expected
+        if "extra_hosts" in after:  # only the Service names its own URLs ask for
+            assert after.pop("extra_hosts") == ["example-app.shop.svc.cluster.local:10.96.0.42"]
+            mapped.append(after["name"])
+        assert after == before  # the HTTP checks too: URLs, expected body, error rate, as committed
+    assert mapped == ["verify"]
