@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -122,17 +123,26 @@ def woodpecker_pipeline(stack: Mapping[str, str], secrets: Mapping[str, str], ho
 # Fixtures
 
 
+@dataclass(frozen=True)
+class Shop:
+    secrets: dict[str, str]  # the pipelines' secrets: registry credentials, cluster, a token per plugin
+    hosts: dict[str, str]  # cluster DNS name the verify step asks -> the Service's ClusterIP
+
+
 @pytest.fixture
-def shop(stack: dict[str, str]) -> Iterator[dict[str, str]]:
-    """The `shop` namespace, made anew with examples/rbac, its pods on the real node; the pipelines' secrets (a
-    token per plugin)."""
+def shop(stack: dict[str, str], checkout: Path) -> Iterator[Shop]:
+    """The `shop` namespace, made anew with examples/rbac, its pods on the real node, and the example app's
+    Service created from the checkout's manifest ahead of the pipeline (whose deploy step applies the same object
+    again), so that its ClusterIP is known."""
     if not stack.get("REAL_NODE"):
         stack_unavailable("it has no real node (another checkout runs this machine's one, see `make up`'s output)")
     cluster = Cluster(stack["KUBECONFIG"])
     try:
         tokens = cluster.prepare_namespace(NAMESPACE, timeout=300)  # placed on the real node
+        (service,) = [d for d in yaml.safe_load_all((checkout / APP_SERVICE).read_text()) if d]
+        created = cluster.core.create_namespaced_service(NAMESPACE, service)
         # The pipelines' chaos step only kills pods labelled for it and keeps 2 available: as a user would set up.
-        yield {
+        secrets = {
             "registry_username": stack["REGISTRY_USERNAME"],
             "registry_password": stack["REGISTRY_PASSWORD"],
             "kubernetes_server": stack["KUBE_SERVER"],
@@ -141,17 +151,9 @@ def shop(stack: dict[str, str]) -> Iterator[dict[str, str]]:
             "kubernetes_token_verify": tokens["verify"],
             "kubernetes_token_chaos": tokens["chaos"],
         }
+        yield Shop(secrets, {f"{created.metadata.name}.{NAMESPACE}.svc.cluster.local": created.spec.cluster_ip})
     finally:
         cluster.close()
-
-
-@pytest.fixture
-def cluster_hosts(shop: dict[str, str], kube_admin: client.ApiClient, checkout: Path) -> dict[str, str]:
-    """The example app's Service, created from the checkout's manifest ahead of the pipeline (whose deploy step
-    applies the same object again), so that its ClusterIP is known: the name the verify step asks -> that IP."""
-    (service,) = [d for d in yaml.safe_load_all((checkout / APP_SERVICE).read_text()) if d]
-    created = client.CoreV1Api(kube_admin).create_namespaced_service(NAMESPACE, service)
-    return {f"{created.metadata.name}.{NAMESPACE}.svc.cluster.local": created.spec.cluster_ip}
 
 
 @pytest.fixture
@@ -222,25 +224,20 @@ def head_of(ws: Path) -> str:
 
 @pytest.mark.real_node
 def test_drone_exec_runs_the_project_pipeline(
-    images: dict[str, str],
-    stack: dict[str, str],
-    shop: dict[str, str],
-    cluster_hosts: dict[str, str],
-    kube_admin: client.ApiClient,
-    checkout: Path,
+    images: dict[str, str], stack: dict[str, str], shop: Shop, kube_admin: client.ApiClient, checkout: Path
 ) -> None:
     private = Path(tempfile.mkdtemp(prefix="shipline-drone-"))
     try:
         pipeline = private / "drone.yml"
-        pipeline.write_text(drone_pipeline(stack, cluster_hosts))
+        pipeline.write_text(drone_pipeline(stack, shop.hosts))
         secret_file = private / "secrets.env"
-        secret_file.write_text("".join(f"{k}={v}\n" for k, v in shop.items()))
+        secret_file.write_text("".join(f"{k}={v}\n" for k, v in shop.secrets.items()))
         # drone exec sets DRONE_BUILD_NUMBER=0 (no build): the build number is given as the plugin setting.
         env_file = private / "build.env"
         env_file.write_text(f"PLUGIN_BUILD_NUMBER={BUILD_NUMBER}\n")
         argv = [stack["DRONE_BIN"], "exec", "--trusted", "--pipeline", "deliver", "--event", "push"]
         argv += ["--branch", "main", "--secret-file", str(secret_file), "--env-file", str(env_file), str(pipeline)]
-        output = run(argv, checkout, runner_environment(stack), shop)
+        output = run(argv, checkout, runner_environment(stack), shop.secrets)
     finally:
         shutil.rmtree(private, ignore_errors=True)
     sha = head_of(checkout)
@@ -251,23 +248,18 @@ def test_drone_exec_runs_the_project_pipeline(
 
 @pytest.mark.real_node
 def test_woodpecker_exec_runs_the_project_pipeline(
-    images: dict[str, str],
-    stack: dict[str, str],
-    shop: dict[str, str],
-    cluster_hosts: dict[str, str],
-    kube_admin: client.ApiClient,
-    checkout: Path,
+    images: dict[str, str], stack: dict[str, str], shop: Shop, kube_admin: client.ApiClient, checkout: Path
 ) -> None:
     sha = head_of(checkout)
     # woodpecker-cli exec mounts the pipeline file's directory as the workspace: the file lives in the clone.
     pipeline = checkout / ".woodpecker-local.yml"
     pipeline.touch(mode=0o600)
-    pipeline.write_text(woodpecker_pipeline(stack, shop, cluster_hosts))
+    pipeline.write_text(woodpecker_pipeline(stack, shop.secrets, shop.hosts))
     argv = [*woodpecker_exec(stack), "--pipeline-number", BUILD_NUMBER]
     argv += ["--commit-sha", sha, "--commit-branch", "main", "--commit-ref", "refs/heads/main"]
     argv += ["--pipeline-event", "push", "--repo", "shipline/shipline", str(pipeline)]
     try:
-        run(argv, checkout, runner_environment(stack), shop)
+        run(argv, checkout, runner_environment(stack), shop.secrets)
     finally:
         pipeline.unlink()
     # Woodpecker also sets DRONE_BUILD_NUMBER: the system tag must still say woodpecker.
