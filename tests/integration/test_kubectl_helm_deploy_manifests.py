@@ -78,17 +78,6 @@ def test_rolling_upgrade_honours_surge_and_unavailable(
     assert ready_pod_images(kube_admin, namespace.name, "app=web") == [f"{IMAGE}:v2"] * 4
 
 
-def test_crashing_image_is_rolled_back(deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient) -> None:
-    assert deploy(manifests=APP, image=f"{IMAGE}:v1").code == 0
-    run = deploy(manifests=APP, image=f"{IMAGE}:crash", max_unavailable="1")
-    assert run.code == 1, run.out
-    last = run.out.strip().splitlines()[-1]
-    assert "CrashLoopBackOff" in last and "rolled back" in last and f"{IMAGE}:v1" in last, last
-    assert images(kube_admin, namespace.name, "web")["app"] == f"{IMAGE}:v1"
-    assert fully_available(kube_admin, namespace.name, "web")
-    assert run.report["result"] == "failed"
-
-
 def test_dry_run_prints_a_diff_and_changes_nothing(
     deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient
 ) -> None:

@@ -137,9 +137,14 @@ def test_deploy_rolls_without_a_failed_request_and_rolls_a_crash_back(
     url = v1_then_v2_under_traffic(stack, kube_admin, namespace, run_plugin, max_surge="1", **settings)
 
     # A build whose container exits at start: the real CrashLoopBackOff fails the deploy, which rolls back to v2.
-    code, out, _ = run_plugin(deploy_main, image=image(stack, "exit-at-start"), rollback_on_failure="true", **settings)
+    code, out, report = run_plugin(
+        deploy_main, image=image(stack, "exit-at-start"), rollback_on_failure="true", **settings
+    )
     assert code == 1, out
     assert "CrashLoopBackOff" in out and "exiting at start with status 3" in out
+    last = out.strip().splitlines()[-1]
+    assert "rolled back" in last and image(stack, "v2") in last, last
+    assert report["result"] == "failed"
     wait_available(kube_admin, namespace.name, "web")
     images = {p.spec.containers[0].image for p in realnode.live_pods(kube_admin, namespace.name, "app=web")}
     assert images == {image(stack, "v2")}
@@ -194,6 +199,7 @@ def test_verify_catches_a_real_crash_loop_with_its_termination_message(
     assert "rollout web" in last and "container app" in last
     # What the kubelet reported, not a stage rule: the real exit code and the app's termination message.
     assert "exit code 3: exiting at start with status 3 (EXIT_AT_START)" in last
+    assert "Recent events" in out  # the pods' events are in the log
     assert {c["name"]: c["passed"] for c in report["checks"]} == {"rollout web": False}
     # The old pods kept serving (maxUnavailable 0)
     assert len([p for p in realnode.live_pods(kube_admin, namespace.name, "app=web") if _ready(p)]) >= 2
@@ -207,7 +213,7 @@ def test_verify_times_out_on_a_pod_that_never_becomes_ready(
     assert code == 1, out
     last = out.splitlines()[-1]
     assert 'deployment "web" did not finish rolling out within 60s' in last
-    assert "pods never Ready: web-" in last
+    assert "pods never Ready: web-" in last and "containers with unready status: [app]" in last
 
     # It really ran and really failed its readiness probe (the kubelet's Unhealthy events).
     def probe_failed() -> bool:
@@ -250,7 +256,11 @@ def test_verify_rollback_restores_serving_pods(
     code, out, report = run_plugin(verify_main, deployments="web", timeout="5m", rollback_on_failure="true")
     assert code == 1, out
     assert {c["name"]: c["passed"] for c in report["checks"]} == {"rollout web": False, "rollback web": True}
+    assert report["rolled_back"] == {"web": "3"}  # revision 1's ReplicaSet, renumbered 3
+    assert "rolled back: web now at revision 3" in out.splitlines()[-1]
     # What the cluster and the Service say: every pod runs v1 again, Ready, and the Service answers with v1.
+    template = client.AppsV1Api(kube_admin).read_namespaced_deployment("web", namespace.name).spec.template
+    assert "pod-template-hash" not in (template.metadata.labels or {})
     wait_available(kube_admin, namespace.name, "web")
     assert {p.spec.containers[0].image for p in realnode.live_pods(kube_admin, namespace.name, "app=web")} == {
         image(stack, "healthy")
@@ -262,24 +272,37 @@ def test_verify_rollback_restores_serving_pods(
 
 
 def test_chaos_kills_real_containers_and_endpoints_recover(
-    stack: dict[str, str], kube_admin: client.ApiClient, namespace: Namespace, run_plugin: Callable[..., Any]
+    stack: dict[str, str],
+    kube_admin: client.ApiClient,
+    namespace: Namespace,
+    run_plugin: Callable[..., Any],
+    tmp_path: Path,
 ) -> None:
     url = realnode.serve(kube_admin, namespace.name, "web", image(stack, "healthy"), replicas=3, path="/healthz")
     wait_for(lambda: len(realnode.ready_endpoints(kube_admin, namespace.name, "web")) == 3, 120, 0.5, "3 endpoints")
     before = realnode.ready_endpoints(kube_admin, namespace.name, "web")
 
+    junit = tmp_path / "chaos.xml"
     code, out, report = run_plugin(
         chaos_main,
         label_selector="app=web",
-        mode="fixed",
-        value="2",
+        mode="percent",
+        value="50",
         probe_urls=url,
         recovery_timeout="240s",
+        junit_file=junit,
     )
     assert code == 0, out
     kills = [k for k in report["rounds"][0]["kills"] if k["outcome"] == "killed"]
-    assert len(kills) == 2 and all(k["node"] == REAL_NODE for k in kills)
-    assert report["rounds"][0]["recovered"] is True
+    assert len(kills) == 2 and all(k["node"] == REAL_NODE for k in kills)  # 50% of 3, rounded up
+    for k in kills:
+        assert k["workload"] == "deployment/web" and k["owner"].startswith("replicaset/web-")
+        assert f"{k['pod']} on {k['node']} (owner {k['owner']}): killed" in out
+    assert report["rounds"][0]["recovered"] is True and report["passed"] is True
+    seconds = report["rounds"][0]["recovery_seconds"]
+    assert 0 < seconds < 240 and f"recovered in {seconds:.1f}s" in out
+    assert "testcase" in junit.read_text()
+    assert namespace.token not in out
     # Recovery as the Service sees it: three ready endpoints again, none of them a killed pod.
     killed = {k["pod"] for k in kills}
     assert killed <= set(before)
