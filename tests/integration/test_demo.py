@@ -4,7 +4,6 @@ then each outcome asserted (what `python -m demo` prints as its summary)."""
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 import uuid
@@ -28,12 +27,8 @@ from demo.scenario import Demo, summary  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def demo(stack: dict[str, str]) -> Iterator[Demo]:
-    env = {**os.environ, "DOCKER_HOST": stack["DOCKER_HOST"], "HELM_BIN": stack["HELM_BIN"]}
-    built = subprocess.run(
-        [str(ROOT / "scripts" / "images.sh"), *PLUGINS], env=env, capture_output=True, text=True, timeout=1800
-    )
-    assert built.returncode == 0, f"scripts/images.sh failed:\n{built.stderr[-4000:]}"
+def demo(stack: dict[str, str], images: dict[str, str]) -> Iterator[Demo]:
+    """The demo, once, on the session's plugin images (the `images` fixture: scripts/images.sh, as `make demo`)."""
     out = io.StringIO()
     run = Demo(
         read_stack(), ImageRunner(stack["DOCKER_HOST"]), Log(stream=out), namespace=f"it-demo-{uuid.uuid4().hex[:6]}"
