@@ -204,12 +204,24 @@ KINDS = (
 )
 
 
+# What other tests make and remove meanwhile (the `namespace` and `scratch_repo` fixtures, whichever checkout or
+# process runs them): not a change the plugin under test made. A plugin's token cannot create namespaces at all.
+OTHER_TESTS_NAMESPACES = "it-"
+OTHER_TESTS_REPOSITORIES = "it/"
+
+
 def cluster_state(admin: client.ApiClient, namespace: str) -> dict[str, Any]:
-    """The cluster's namespaces and the resourceVersion of every object of KINDS in `namespace`."""
+    """The cluster's namespaces (but other tests' ones) and the resourceVersion of every object of KINDS in
+    `namespace`."""
     # Namespaces earlier tests deleted are still terminating and vanish on their own; they do not count.
     namespaces = client.CoreV1Api(admin).list_namespace().items
     state: dict[str, Any] = {
-        "namespaces": sorted(n.metadata.name for n in namespaces if n.status.phase != "Terminating")
+        "namespaces": sorted(
+            n.metadata.name
+            for n in namespaces
+            if n.status.phase != "Terminating"
+            and (n.metadata.name == namespace or not n.metadata.name.startswith(OTHER_TESTS_NAMESPACES))
+        )
     }
     for api, method in KINDS:
         items = getattr(getattr(client, api)(admin), method)(namespace).items
@@ -218,7 +230,8 @@ def cluster_state(admin: client.ApiClient, namespace: str) -> dict[str, Any]:
 
 
 def registry_state(registry: Registry, repos: Iterable[str] = ()) -> dict[str, Any]:
-    """The registry's repositories, and the tags of `repos` (host/path names): what a push would change."""
+    """The registry's repositories (but other tests' ones), and the tags of `repos` (host/path names): what a push
+    would change."""
     auth = (registry.username, registry.password)
     catalog: list[str] = []
     url: str | None = f"http://{registry.host}/v2/_catalog?n=1000"  # the registry's page size limit
@@ -233,7 +246,9 @@ def registry_state(registry: Registry, repos: Iterable[str] = ()) -> dict[str, A
         path = repo.split("/", 1)[1]
         resp = requests.get(f"http://{registry.host}/v2/{path}/tags/list", auth=auth, timeout=10)
         tags[repo] = sorted(resp.json().get("tags") or []) if resp.ok else [f"HTTP {resp.status_code}"]
-    return {"repositories": sorted(catalog), "tags": tags}
+    own = {repo.split("/", 1)[1] for repo in repos}
+    kept = [r for r in catalog if r in own or not r.startswith(OTHER_TESTS_REPOSITORIES)]
+    return {"repositories": sorted(kept), "tags": tags}
 
 
 def run_plugin_process(plugin: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

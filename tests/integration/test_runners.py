@@ -208,6 +208,9 @@ def assert_delivered(stack: Mapping[str, str], kube_admin: client.ApiClient, ws:
     assert f"{APP}-canary" not in names, "the canary was promoted: it must be gone"
     verify = json.loads((ws / ".shipline" / "verify.json").read_text())
     assert verify["passed"] is True
+    # The HTTP check ran against the real pods behind the Service, as committed (not only the rollout check).
+    checks = {c["name"]: c["passed"] for c in verify["checks"]}
+    assert checks.get(f"http http://{APP}.{NAMESPACE}.svc.cluster.local/") is True, checks
     for report in ("verify-canary.xml", "chaos.xml", "verify.xml"):
         assert (ws / ".shipline" / report).is_file(), report
 
