@@ -12,14 +12,15 @@ the stable Deployment serves that digest on every replica with the canary gone.
 
 What differs from the files as committed is only what this machine needs, made in `for_local_stack` and checked
 by `test_local_adaptation_changes_only_the_environment`: the images' tag, the registry host, the engine's socket,
-host networking (the stack listens on 127.0.0.1), a base image that exists here (nothing can be pulled), the
-Service names the HTTP checks use mapped to their ClusterIP (`extra_hosts`: this machine runs no cluster DNS;
+host networking (the stack listens on 127.0.0.1), a base image that exists here (nothing can be pulled), a
+namespace and repository path of the run's own (checkouts share the machine's cluster and registry), the Service
+names the HTTP checks use mapped to their ClusterIP (`extra_hosts`: this machine runs no cluster DNS;
 kube-proxy routes the ClusterIP from the host), and no `test` step (its python image cannot be pulled; `make test`
 runs those tests itself). Secrets reach `drone exec` through `--secret-file` and `woodpecker-cli exec` 1.0.5
 through matrix values (its only way).
 
-The pipelines' pods run on the real node (`shop` is placed there), so the verify steps' HTTP checks reach real
-containers through the Service, and the chaos step kills real ones.
+The pipelines' pods run on the real node (the run's namespace is placed there), so the verify steps' HTTP checks
+reach real containers through the Service, and the chaos step kills real ones.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +52,7 @@ from .conftest import stack_unavailable
 from .runner_env import capture, runner_environment, woodpecker_exec
 from .stacklib import REPO_ROOT
 
-NAMESPACE = "shop"  # what both pipelines deploy to; its pods run on the real node
+NAMESPACE = "shop"  # what both pipelines deploy to (here: a namespace of the run's own, see Site)
 APP = "example-app"
 APP_SERVICE = "examples/k8s/service.yaml"  # the pipelines' manifests hold the Service their verify step asks
 PUBLISHED_REPO = "registry.example.com/shop/example-app"
@@ -64,12 +66,25 @@ def image_tag() -> str:
     return image_of("docker-publish-tagger").rpartition(":")[2]
 
 
-def for_local_stack(
-    steps: list[dict[str, Any]], stack: Mapping[str, str], hosts: Mapping[str, str]
-) -> list[dict[str, Any]]:
-    """The pipeline's steps as this machine can run them (see the module docstring); nothing else changes.
-    `hosts`: cluster DNS name -> ClusterIP, for the steps whose URLs name a Service."""
-    sock = stack["DOCKER_HOST"].removeprefix("unix://")
+@dataclass(frozen=True)
+class Site:
+    """What this machine gives a pipeline run: the stack's engine socket and registry; a namespace of the run's own,
+    also the image's repository path (several checkouts share the machine's one cluster and registry: `shop` and
+    the tags `drone-5`, `woodpecker-5` would clash between them); the cluster DNS names the HTTP checks ask for ->
+    their Service's ClusterIP (no cluster DNS runs here)."""
+
+    docker_sock: str
+    registry: str
+    namespace: str
+    hosts: Mapping[str, str]
+
+    @property
+    def repo(self) -> str:
+        return f"{self.registry}/{self.namespace}/{APP}"
+
+
+def for_local_stack(steps: list[dict[str, Any]], site: Site) -> list[dict[str, Any]]:
+    """The pipeline's steps as this machine can run them (see the module docstring); nothing else changes."""
     result = []
     for original in steps:
         if original["name"] == "test":
@@ -80,13 +95,15 @@ def for_local_stack(
         step["network_mode"] = "host"
         settings = step.get("settings", {})
         if settings.get("repo") == PUBLISHED_REPO:
-            settings["repo"] = PUBLISHED_REPO.replace("registry.example.com", stack["REGISTRY"])
+            settings["repo"] = site.repo
             settings["build_args"] = {"BASE_IMAGE": LOCAL_BASE}
-        named = sorted({urlsplit(url).hostname for url in settings.get("urls", [])} & set(hosts))
+        if settings.get("namespace") == NAMESPACE:
+            settings["namespace"] = site.namespace
+        named = sorted({urlsplit(url).hostname for url in settings.get("urls", [])} & set(site.hosts))
         if named:
-            step["extra_hosts"] = [f"{name}:{hosts[name]}" for name in named]
+            step["extra_hosts"] = [f"{name}:{site.hosts[name]}" for name in named]
         step["volumes"] = [
-            f"{sock}:/var/run/docker.sock" if v == "/var/run/docker.sock:/var/run/docker.sock" else v
+            f"{site.docker_sock}:/var/run/docker.sock" if v == "/var/run/docker.sock:/var/run/docker.sock" else v
             for v in step.get("volumes", [])
         ]
         if not step["volumes"]:
@@ -95,26 +112,26 @@ def for_local_stack(
     return result
 
 
-def drone_pipeline(stack: Mapping[str, str], hosts: Mapping[str, str]) -> str:
+def drone_pipeline(site: Site) -> str:
     """.drone.yml's `deliver` pipeline for the local stack."""
     docs = [d for d in yaml.safe_load_all((REPO_ROOT / ".drone.yml").read_text()) if d]
     (deliver,) = [d for d in docs if d["name"] == "deliver"]
     drone_volumes = {step["name"]: step.pop("volumes", []) for step in deliver["steps"]}
-    steps = for_local_stack(deliver["steps"], stack, hosts)
+    steps = for_local_stack(deliver["steps"], site)
     for step in steps:  # Drone names its volumes: keep the step's own mounts
         if drone_volumes.get(step["name"]):
             step["volumes"] = drone_volumes[step["name"]]
     deliver["steps"] = steps
     for volume in deliver.get("volumes", []):
         if volume.get("host", {}).get("path") == "/var/run/docker.sock":
-            volume["host"]["path"] = stack["DOCKER_HOST"].removeprefix("unix://")
+            volume["host"]["path"] = site.docker_sock
     return yaml.safe_dump(deliver, sort_keys=False)
 
 
-def woodpecker_pipeline(stack: Mapping[str, str], secrets: Mapping[str, str], hosts: Mapping[str, str]) -> str:
+def woodpecker_pipeline(site: Site, secrets: Mapping[str, str]) -> str:
     """.woodpecker.yml for the local stack, its secrets as matrix values (woodpecker-cli exec 1.0.5 has no other)."""
     (doc,) = [d for d in yaml.safe_load_all((REPO_ROOT / ".woodpecker.yml").read_text()) if d]
-    doc["steps"] = for_local_stack(doc["steps"], stack, hosts)
+    doc["steps"] = for_local_stack(doc["steps"], site)
     doc["matrix"] = {name: [value] for name, value in secrets.items()}
     return yaml.safe_dump(doc, sort_keys=False)
 
@@ -126,21 +143,24 @@ def woodpecker_pipeline(stack: Mapping[str, str], secrets: Mapping[str, str], ho
 @dataclass(frozen=True)
 class Shop:
     secrets: dict[str, str]  # the pipelines' secrets: registry credentials, cluster, a token per plugin
-    hosts: dict[str, str]  # cluster DNS name the verify step asks -> the Service's ClusterIP
+    site: Site
 
 
 @pytest.fixture
 def shop(stack: dict[str, str], checkout: Path) -> Iterator[Shop]:
-    """The `shop` namespace, made anew with examples/rbac, its pods on the real node, and the example app's
+    """The run's own `shop` namespace, made with examples/rbac, its pods on the real node, and the example app's
     Service created from the checkout's manifest ahead of the pipeline (whose deploy step applies the same object
-    again), so that its ClusterIP is known."""
+    again), so that its ClusterIP is known. Removed afterwards, its pods at once (nothing measures their end)."""
     if not stack.get("REAL_NODE"):
         stack_unavailable("it has no real node (another checkout runs this machine's one, see `make up`'s output)")
+    name = f"{NAMESPACE}-{uuid.uuid4().hex[:6]}"
     cluster = Cluster(stack["KUBECONFIG"])
     try:
-        tokens = cluster.prepare_namespace(NAMESPACE, timeout=300)  # placed on the real node
+        tokens = cluster.prepare_namespace(name, timeout=300)  # placed on the real node
         (service,) = [d for d in yaml.safe_load_all((checkout / APP_SERVICE).read_text()) if d]
-        created = cluster.core.create_namespaced_service(NAMESPACE, service)
+        created = cluster.core.create_namespaced_service(name, service)
+        # The committed URL's name (example-app.shop.svc.cluster.local) -> this run's Service.
+        hosts = {f"{created.metadata.name}.{NAMESPACE}.svc.cluster.local": created.spec.cluster_ip}
         # The pipelines' chaos step only kills pods labelled for it and keeps 2 available: as a user would set up.
         secrets = {
             "registry_username": stack["REGISTRY_USERNAME"],
@@ -151,7 +171,9 @@ def shop(stack: dict[str, str], checkout: Path) -> Iterator[Shop]:
             "kubernetes_token_verify": tokens["verify"],
             "kubernetes_token_chaos": tokens["chaos"],
         }
-        yield Shop(secrets, {f"{created.metadata.name}.{NAMESPACE}.svc.cluster.local": created.spec.cluster_ip})
+        yield Shop(secrets, Site(stack["DOCKER_HOST"].removeprefix("unix://"), stack["REGISTRY"], name, hosts))
+        cluster.delete_namespace(name)
+        cluster.core.delete_collection_namespaced_pod(name, grace_period_seconds=0)
     finally:
         cluster.close()
 
@@ -185,26 +207,27 @@ def run(argv: list[str], cwd: Path, env: Mapping[str, str], secrets: Mapping[str
 # What the runs must leave behind
 
 
-def assert_delivered(stack: Mapping[str, str], kube_admin: client.ApiClient, ws: Path, tags: list[str]) -> None:
+def assert_delivered(
+    stack: Mapping[str, str], kube_admin: client.ApiClient, site: Site, ws: Path, tags: list[str]
+) -> None:
     handoff = json.loads((ws / ".shipline" / "publish.json").read_text())
-    repo = PUBLISHED_REPO.replace("registry.example.com", stack["REGISTRY"])
-    assert handoff["repo"] == repo and handoff["image"] == f"{repo}@{handoff['digest']}"
+    assert handoff["repo"] == site.repo and handoff["image"] == f"{site.repo}@{handoff['digest']}"
     assert handoff["tags"] == tags
     assert (ws / ".tags").read_text().strip() == ",".join(tags)
     auth = (stack["REGISTRY_USERNAME"], stack["REGISTRY_PASSWORD"])
     for tag in tags:
         head = requests.head(
-            f"http://{stack['REGISTRY']}/v2/shop/{APP}/manifests/{tag}",
+            f"http://{stack['REGISTRY']}/v2/{site.namespace}/{APP}/manifests/{tag}",
             auth=auth,
             headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
             timeout=10,
         )
         assert head.status_code == 200 and head.headers["Docker-Content-Digest"] == handoff["digest"], tag
     apps = client.AppsV1Api(kube_admin)
-    stable = apps.read_namespaced_deployment(APP, NAMESPACE)
+    stable = apps.read_namespaced_deployment(APP, site.namespace)
     assert [c.image for c in stable.spec.template.spec.containers] == [handoff["image"]]
     assert stable.status.updated_replicas == stable.spec.replicas == stable.status.available_replicas
-    names = {d.metadata.name for d in apps.list_namespaced_deployment(NAMESPACE).items}
+    names = {d.metadata.name for d in apps.list_namespaced_deployment(site.namespace).items}
     assert f"{APP}-canary" not in names, "the canary was promoted: it must be gone"
     verify = json.loads((ws / ".shipline" / "verify.json").read_text())
     assert verify["passed"] is True
@@ -232,7 +255,7 @@ def test_drone_exec_runs_the_project_pipeline(
     private = Path(tempfile.mkdtemp(prefix="shipline-drone-"))
     try:
         pipeline = private / "drone.yml"
-        pipeline.write_text(drone_pipeline(stack, shop.hosts))
+        pipeline.write_text(drone_pipeline(shop.site))
         secret_file = private / "secrets.env"
         secret_file.write_text("".join(f"{k}={v}\n" for k, v in shop.secrets.items()))
         # drone exec sets DRONE_BUILD_NUMBER=0 (no build): the build number is given as the plugin setting.
@@ -246,7 +269,7 @@ def test_drone_exec_runs_the_project_pipeline(
     sha = head_of(checkout)
     # drone exec sets no commit: the plan says it came from the workspace's HEAD.
     assert f"commit {sha}: the workspace's git HEAD" in output, output[-6000:]
-    assert_delivered(stack, kube_admin, checkout, [f"{sha[:12]}-{BUILD_NUMBER}", f"drone-{BUILD_NUMBER}"])
+    assert_delivered(stack, kube_admin, shop.site, checkout, [f"{sha[:12]}-{BUILD_NUMBER}", f"drone-{BUILD_NUMBER}"])
 
 
 @pytest.mark.real_node
@@ -257,7 +280,7 @@ def test_woodpecker_exec_runs_the_project_pipeline(
     # woodpecker-cli exec mounts the pipeline file's directory as the workspace: the file lives in the clone.
     pipeline = checkout / ".woodpecker-local.yml"
     pipeline.touch(mode=0o600)
-    pipeline.write_text(woodpecker_pipeline(stack, shop.secrets, shop.hosts))
+    pipeline.write_text(woodpecker_pipeline(shop.site, shop.secrets))
     argv = [*woodpecker_exec(stack), "--pipeline-number", BUILD_NUMBER]
     argv += ["--commit-sha", sha, "--commit-branch", "main", "--commit-ref", "refs/heads/main"]
     argv += ["--pipeline-event", "push", "--repo", "shipline/shipline", str(pipeline)]
@@ -266,7 +289,8 @@ def test_woodpecker_exec_runs_the_project_pipeline(
     finally:
         pipeline.unlink()
     # Woodpecker also sets DRONE_BUILD_NUMBER: the system tag must still say woodpecker.
-    assert_delivered(stack, kube_admin, checkout, [f"{sha[:12]}-{BUILD_NUMBER}", f"woodpecker-{BUILD_NUMBER}"])
+    tags = [f"{sha[:12]}-{BUILD_NUMBER}", f"woodpecker-{BUILD_NUMBER}"]
+    assert_delivered(stack, kube_admin, shop.site, checkout, tags)
 
 
 def test_a_failed_step_fails_each_runner(images: dict[str, str], stack: dict[str, str], tmp_path: Path) -> None:
@@ -305,8 +329,12 @@ def test_unit_fixtures_are_what_the_runners_give(images: dict[str, str], stack: 
 # ---------------------------------------------------------------------------------------------------------------
 # The adaptation itself (no stack needed)
 
-FAKE_STACK = {"DOCKER_HOST": "unix:///stack/docker.sock", "REGISTRY": "127.0.0.1:5000"}
-FAKE_HOSTS = {"example-app.shop.svc.cluster.local": "10.96.0.42", "unused.shop.svc.cluster.local": "10.96.0.43"}
+FAKE_SITE = Site(
+    docker_sock="/stack/docker.sock",
+    registry="127.0.0.1:5000",
+    namespace="shop-0a1b2c",
+    hosts={"example-app.shop.svc.cluster.local": "10.96.0.42", "unused.shop.svc.cluster.local": "10.96.0.43"},
+)
 
 
 @pytest.mark.parametrize("name", [".drone.yml", ".woodpecker.yml"])
@@ -315,10 +343,10 @@ def test_local_adaptation_changes_only_the_environment(name: str) -> None:
     docs = [d for d in yaml.safe_load_all((REPO_ROOT / name).read_text()) if d]
     if name == ".drone.yml":
         committed = next(d for d in docs if d["name"] == "deliver")["steps"]
-        adapted = yaml.safe_load(drone_pipeline(FAKE_STACK, FAKE_HOSTS))["steps"]
+        adapted = yaml.safe_load(drone_pipeline(FAKE_SITE))["steps"]
     else:
         committed = docs[0]["steps"]
-        adapted = yaml.safe_load(woodpecker_pipeline(FAKE_STACK, {"s": "v"}, FAKE_HOSTS))["steps"]
+        adapted = yaml.safe_load(woodpecker_pipeline(FAKE_SITE, {"s": "v"}))["steps"]
     committed = [s for s in committed if s["name"] != "test"]
     assert [s["name"] for s in adapted] == [s["name"] for s in committed]
     mapped = []
@@ -330,7 +358,11 @@ def test_local_adaptation_changes_only_the_environment(name: str) -> None:
         settings = after.get("settings", {})
         if "repo" in settings:
             assert settings.pop("build_args") == {"BASE_IMAGE": LOCAL_BASE}
-            settings["repo"] = settings["repo"].replace("127.0.0.1:5000", "registry.example.com")
+            assert settings["repo"] == "127.0.0.1:5000/shop-0a1b2c/example-app"
+            settings["repo"] = PUBLISHED_REPO
+        if "namespace" in settings:
+            assert settings["namespace"] == "shop-0a1b2c"
+            settings["namespace"] = NAMESPACE
         if name == ".woodpecker.yml" and "volumes" in before:
             assert after["volumes"] == ["/stack/docker.sock:/var/run/docker.sock"]
             after["volumes"] = before["volumes"]
