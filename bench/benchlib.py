@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +46,17 @@ def load_stack() -> dict[str, str]:
         print(f"bench: {STACK_ENV} is missing; run `make up` first", file=sys.stderr)
         sys.exit(1)
     return read_env_file(STACK_ENV)
+
+
+def run(main: Callable[[dict[str, str]], int]) -> None:
+    """The entry point of a benchmark: `main(stack)`'s exit code, or 1 with the reason when a tool failed."""
+    stack = load_stack()
+    try:
+        code = main(stack)
+    except ToolFailed as exc:
+        print(f"{Path(sys.argv[0]).stem}: {exc}", file=sys.stderr)
+        code = 1
+    sys.exit(code)
 
 
 def admin_client(stack: Mapping[str, str]) -> client.ApiClient:
@@ -85,6 +96,16 @@ def console_script(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
+def deployer_settings(ns: Namespace) -> dict[str, str]:
+    """The plugin settings that make a plugin act as `ns`'s least-privilege deployer."""
+    return {
+        "kubernetes_server": ns.server,
+        "kubernetes_cert": Path(ns.ca_file).read_text(),
+        "kubernetes_token": ns.token,
+        "namespace": ns.name,
+    }
+
+
 def plugin_env(settings: Mapping[str, str], **extra: str) -> dict[str, str]:
     """This process's environment without CI/plugin variables, plus `settings` as PLUGIN_<NAME> and `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PLUGIN_", "DRONE", "CI_", "KUBERNETES_"))}
@@ -120,6 +141,11 @@ def run_timed(
         tail = "\n".join(proc.stdout.strip().splitlines()[-8:])
         raise ToolFailed(f"{Path(argv[0]).name} exited {proc.returncode}:\n{tail}")
     return took
+
+
+def run_plugin(plugin: str, settings: Mapping[str, str], cwd: Path | str) -> float:
+    """Runs a plugin's console script with `settings` as a pipeline step would; its wall-clock seconds."""
+    return run_timed([console_script(plugin)], env=plugin_env(settings), cwd=cwd)
 
 
 @dataclass
