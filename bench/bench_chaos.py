@@ -19,10 +19,8 @@ from pathlib import Path
 from benchlib import (
     REPETITIONS,
     Case,
-    Namespace,
     admin_client,
     bench_namespace,
-    deployer_settings,
     print_table,
     run,
     run_plugin,
@@ -64,9 +62,9 @@ def main(stack: dict[str, str]) -> int:
             def ready() -> bool:
                 return fully_available(core, apps, ns.name)
 
-            def shipline(ns: Namespace = ns) -> float:
+            def shipline() -> float:
                 settings = {"label_selector": f"app={NAME}", "mode": "one", "recovery_timeout": "60s"}
-                return run_plugin("chaos-kill", {**deployer_settings(ns), **settings}, tmp)
+                return run_plugin("chaos-kill", ns, settings, tmp)
 
             def reference() -> float:
                 pods = core.list_namespaced_pod(ns.name, label_selector=f"app={NAME}").items

@@ -21,7 +21,6 @@ from benchlib import (
     Case,
     Namespace,
     bench_namespace,
-    deployer_settings,
     print_table,
     run,
     run_plugin,
@@ -119,8 +118,7 @@ class Tools:
         (workdir / "ship").mkdir()
 
     def plugin(self, **settings: str) -> float:
-        settings = {**deployer_settings(self.ns), "timeout": TIMEOUT, **settings}
-        return run_plugin("kubectl-helm-deploy", settings, self.workdir / "ship")
+        return run_plugin("kubectl-helm-deploy", self.ns, {"timeout": TIMEOUT, **settings}, self.workdir / "ship")
 
     def shipline_manifests(self, image: str) -> float:
         path = self.workdir / "ship.yaml"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 from bench_verify import CRASH_DEADLINE, crash_rollout, good_rollout, start_tools, wait_all
-from benchlib import Namespace, admin_client, bench_namespace, deployer_settings, run, run_plugin, wait_for
+from benchlib import Namespace, admin_client, bench_namespace, run, run_plugin, wait_for
 from kubernetes import client
 
 from demo.traffic import Traffic
@@ -68,8 +68,8 @@ def chaos_vs_endpoints(api: client.ApiClient, env: dict[str, str], ns: Namespace
     clock = EndpointClock(api, ns.name, "victim", REPLICAS)
     clock.start()
     report = Path(tmp) / "chaos.json"
-    settings = {**deployer_settings(ns), "label_selector": "app=victim", "mode": "one", "recovery_timeout": "180s"}
-    run_plugin("chaos-kill", {**settings, "report_file": str(report)}, tmp)
+    settings = {"label_selector": "app=victim", "mode": "one", "recovery_timeout": "180s"}
+    run_plugin("chaos-kill", ns, {**settings, "report_file": str(report)}, tmp)
     clock.join(180)
     clock.stop.set()
     measured = json.loads(report.read_text())["rounds"][0]["recovery_seconds"]
@@ -89,17 +89,17 @@ def traffic_during_deploys(api: client.ApiClient, env: dict[str, str], ns: Names
         manifests.mkdir()
         docs = [realnode.deployment(name, "placeholder", replicas=REPLICAS), realnode.service(name)]
         (manifests / "app.yaml").write_text(yaml.safe_dump_all(docs))
-        settings = {**deployer_settings(ns), "manifests": str(manifests), "strategy": strategy, "timeout": "5m"}
+        settings = {"manifests": str(manifests), "strategy": strategy, "timeout": "5m"}
         if strategy == "rolling":
             settings.update(max_surge="1", max_unavailable="0")
         else:
             settings.update(service=name, scale_down_delay="5s")
-        run_plugin("kubectl-helm-deploy", {**settings, "image": realnode.image(env, "healthy")}, tmp)
+        run_plugin("kubectl-helm-deploy", ns, {**settings, "image": realnode.image(env, "healthy")}, tmp)
         url = realnode.service_url(api, ns.name, name)
         realnode.wait_answering(url, expect="version: v1")
         started = time.monotonic()
         with Traffic(url) as traffic:
-            run_plugin("kubectl-helm-deploy", {**settings, "image": realnode.image(env, "v2")}, tmp)
+            run_plugin("kubectl-helm-deploy", ns, {**settings, "image": realnode.image(env, "v2")}, tmp)
             realnode.wait_answering(url, expect="version: v2")
         rate = traffic.total / (time.monotonic() - started)
         print(f"   {strategy:10} v1 -> v2: {traffic.summary()}; {rate:.0f} req/s")

@@ -143,9 +143,10 @@ def run_timed(
     return took
 
 
-def run_plugin(plugin: str, settings: Mapping[str, str], cwd: Path | str) -> float:
-    """Runs a plugin's console script with `settings` as a pipeline step would; its wall-clock seconds."""
-    return run_timed([console_script(plugin)], env=plugin_env(settings), cwd=cwd)
+def run_plugin(plugin: str, ns: Namespace, settings: Mapping[str, str], cwd: Path | str) -> float:
+    """Runs a plugin's console script as a pipeline step would, as `ns`'s deployer with `settings`; its wall-clock
+    seconds."""
+    return run_timed([console_script(plugin)], env=plugin_env({**deployer_settings(ns), **settings}), cwd=cwd)
 
 
 @dataclass

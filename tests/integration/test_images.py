@@ -65,6 +65,13 @@ def workspace(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def example_workspace(tmp_path: Path, part: str) -> Path:
+    """A workspace holding the example's `part` (examples/k8s or examples/chart) under the same name."""
+    ws = workspace(tmp_path)
+    shutil.copytree(ROOT / "examples" / part, ws / part)
+    return ws
+
+
 def kube_env(ns: Namespace, stack: Mapping[str, str]) -> dict[str, str]:
     return {
         "PLUGIN_NAMESPACE": ns.name,
@@ -283,8 +290,7 @@ def test_deploy_verify_and_chaos_images_on_the_stack(
     images: dict[str, str], stack: dict[str, str], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     """Deploy the example manifests with the deployer token, verify them, and run a chaos dry run: all as images."""
-    ws = workspace(tmp_path)
-    shutil.copytree(ROOT / "examples" / "k8s", ws / "k8s")
+    ws = example_workspace(tmp_path, "k8s")
     app_image = f"{stack['REGISTRY']}/it-images/example-app:v1"
     kube = kube_env(namespace, stack)
 
@@ -332,8 +338,7 @@ def test_deploy_image_installs_the_example_chart_with_its_helm(
     images: dict[str, str], stack: dict[str, str], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     """Helm mode inside the image: lint, install the example chart with the deployer token, image injected."""
-    ws = workspace(tmp_path)
-    shutil.copytree(ROOT / "examples" / "chart", ws / "chart")
+    ws = example_workspace(tmp_path, "chart")
     app_image = f"{stack['REGISTRY']}/it-images/example-app:v1"
     settings = {
         "PLUGIN_CHART": "chart",
