@@ -1,6 +1,6 @@
-"""Issue 14's cases against the stack, each run as the plugin's own process: the bad input is refused with exit 2
-and one line naming the setting, and nothing changed (no image built or pushed, no object touched, no pod
-killed). Before, each of them got as far as Docker, the registry or the API server. The seventh case (chaos-kill's
+"""Bad inputs that look plausible until Docker, the registry or the API server sees them, against the stack, each
+run as the plugin's own process: the bad input is refused with exit 2 and one line naming the setting, and nothing
+changed (no image built or pushed, no object touched, no pod killed). The seventh case (chaos-kill's
 guard) runs a real kill: percent 99 of 7 pods leaves one Ready pod."""
 
 from __future__ import annotations

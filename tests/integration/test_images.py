@@ -1,6 +1,6 @@
-"""The four plugin images: built on the local base by scripts/images.sh (what `make images` runs), and used the
-design card's third way: `docker run --rm --network host -e PLUGIN_...` against the real stack, with the workspace
-and socket as CI runners hand them over (root-owned 0755 workspace, the engine's socket as it is)."""
+"""The four plugin images: built on the local base by scripts/images.sh (what `make images` runs), and run as a
+CI runner runs a plugin step: `docker run --rm --network host -e PLUGIN_...` against the real stack, with the
+workspace and socket as CI runners hand them over (root-owned 0755 workspace, the engine's socket as it is)."""
 
 from __future__ import annotations
 
