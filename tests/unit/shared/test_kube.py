@@ -1,9 +1,13 @@
-"""shared.kube.api_client reads the kubeconfig shared.auth writes for a server and token without the client's
-loader, and gives every other kubeconfig to the loader: both must configure the client alike."""
+"""shared.kube: `Cluster.connect` reads the kubeconfig shared.auth writes for a server and token without the
+client's loader, and gives every other kubeconfig to the loader (both must configure the client alike); and
+`Cluster` is the only way the code talks to a cluster."""
 
 from __future__ import annotations
 
+import ast
 import json
+import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -49,3 +53,44 @@ def test_other_kubeconfigs_go_to_the_loader() -> None:
         assert not _token_kubeconfig(secrets.write("as-yaml", yaml.safe_dump(kubeconfig)), client.Configuration())
         kubeconfig["users"][0]["user"] = {"client-certificate-data": "QQ==", "client-key-data": "QQ=="}
         assert not _token_kubeconfig(secrets.write("cert", json.dumps(kubeconfig)), client.Configuration())
+
+
+ROOT = Path(__file__).resolve().parents[3]
+# What makes a connection or a request: the ApiClient, its configuration and loaders, the API groups, the dynamic
+# client. Model classes (request bodies) and ApiException are data, not calls.
+CALLERS = re.compile(r"ApiClient|Configuration|\w+V\d\w*Api|DynamicClient|load_\w*config|new_client_from_config")
+
+
+def client_uses(path: Path) -> list[str]:
+    """`line: name` for every name in `path` that builds a Kubernetes client or API group."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kubernetes"):
+            names = [alias.name for alias in node.names] + [node.module or ""]
+        elif isinstance(node, ast.Attribute):
+            names = [node.attr]
+        else:
+            continue
+        found += [f"{node.lineno}: {name}" for name in names if CALLERS.fullmatch(name) or name == "kubernetes.config"]
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        p
+        for p in sorted((ROOT / "shared").glob("*.py")) + sorted((ROOT / "plugins").glob("*/*.py"))
+        if p.name != "kube.py"
+    ],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_only_cluster_talks_to_the_cluster(path: Path) -> None:
+    assert client_uses(path) == [], (
+        f"{path.relative_to(ROOT)} builds its own Kubernetes client; use shared.kube.Cluster"
+    )
+
+
+def test_the_check_sees_a_client_built_elsewhere(tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    path.write_text("from kubernetes import client\n\napi = client.CoreV1Api(client.ApiClient())\n")
+    assert client_uses(path) == ["3: CoreV1Api", "3: ApiClient"]
