@@ -96,16 +96,6 @@ def console_script(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def deployer_settings(ns: Namespace) -> dict[str, str]:
-    """The plugin settings that make a plugin act as `ns`'s least-privilege deployer."""
-    return {
-        "kubernetes_server": ns.server,
-        "kubernetes_cert": Path(ns.ca_file).read_text(),
-        "kubernetes_token": ns.token,
-        "namespace": ns.name,
-    }
-
-
 def plugin_env(settings: Mapping[str, str], **extra: str) -> dict[str, str]:
     """This process's environment without CI/plugin variables, plus `settings` as PLUGIN_<NAME> and `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PLUGIN_", "DRONE", "CI_", "KUBERNETES_"))}
@@ -146,7 +136,7 @@ def run_timed(
 def run_plugin(plugin: str, ns: Namespace, settings: Mapping[str, str], cwd: Path | str) -> float:
     """Runs a plugin's console script as a pipeline step would, as `ns`'s deployer with `settings`; its wall-clock
     seconds."""
-    return run_timed([console_script(plugin)], env=plugin_env({**deployer_settings(ns), **settings}), cwd=cwd)
+    return run_timed([console_script(plugin)], env=plugin_env(settings, **ns.access_env()), cwd=cwd)
 
 
 @dataclass

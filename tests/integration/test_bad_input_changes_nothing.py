@@ -25,14 +25,6 @@ def workspace(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def access(ns: Namespace) -> dict[str, str]:
-    return {
-        "PLUGIN_KUBERNETES_SERVER": ns.server,
-        "PLUGIN_KUBERNETES_CERT": Path(ns.ca_file).read_text(),
-        "PLUGIN_KUBERNETES_TOKEN": ns.token,
-    }
-
-
 def refused(plugin: str, env: dict[str, str], cwd: Path, setting: str, secret: str) -> str:
     done = run_plugin_process(plugin, env, cwd)
     out = done.stdout + done.stderr
@@ -130,7 +122,7 @@ def test_cluster_plugins_refuse_before_any_api_call(
     deployment(kube_admin, namespace.name, "web", 2)
     (tmp_path / "k8s").mkdir()
     (tmp_path / "k8s" / "web.yaml").write_text(WEB_MANIFEST)
-    env = {**DRONE_CI, **access(namespace), "PLUGIN_NAMESPACE": namespace.name, **settings}
+    env = {**DRONE_CI, **namespace.access_env(), **settings}
     before = cluster_state(kube_admin, namespace.name)
     refused(plugin, env, tmp_path, setting, namespace.token)
     assert cluster_state(kube_admin, namespace.name) == before
@@ -141,8 +133,7 @@ def test_chaos_never_kills_the_last_ready_pod(
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 7)
     env = {
-        **access(namespace),
-        "PLUGIN_NAMESPACE": namespace.name,
+        **namespace.access_env(),
         "PLUGIN_LABEL_SELECTOR": "app=web",
         "PLUGIN_MODE": "percent",
         "PLUGIN_VALUE": "99",

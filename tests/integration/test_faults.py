@@ -45,10 +45,7 @@ def healed_stack() -> Iterator[None]:
 
 def plugin_env(ns: Namespace, tmp_path: Path, **settings: str) -> dict[str, str]:
     return {
-        "PLUGIN_KUBERNETES_SERVER": ns.server,
-        "PLUGIN_KUBERNETES_CERT": Path(ns.ca_file).read_text(),
-        "PLUGIN_KUBERNETES_TOKEN": ns.token,
-        "PLUGIN_NAMESPACE": ns.name,
+        **ns.access_env(),
         "PLUGIN_REPORT_FILE": str(tmp_path / "report.json"),
         **{f"PLUGIN_{k.upper()}": v for k, v in settings.items()},
     }

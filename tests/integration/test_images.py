@@ -72,15 +72,6 @@ def example_workspace(tmp_path: Path, part: str) -> Path:
     return ws
 
 
-def kube_env(ns: Namespace, stack: Mapping[str, str]) -> dict[str, str]:
-    return {
-        "PLUGIN_NAMESPACE": ns.name,
-        "PLUGIN_KUBERNETES_SERVER": ns.server,
-        "PLUGIN_KUBERNETES_CERT": Path(stack["KUBE_CA_FILE"]).read_text(),
-        "PLUGIN_KUBERNETES_TOKEN": ns.token,
-    }
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # How the images are made
 
@@ -292,7 +283,7 @@ def test_deploy_verify_and_chaos_images_on_the_stack(
     """Deploy the example manifests with the deployer token, verify them, and run a chaos dry run: all as images."""
     ws = example_workspace(tmp_path, "k8s")
     app_image = f"{stack['REGISTRY']}/it-images/example-app:v1"
-    kube = kube_env(namespace, stack)
+    kube = namespace.access_env()
 
     settings = {"PLUGIN_MANIFESTS": "k8s", "PLUGIN_IMAGE": app_image, "PLUGIN_TIMEOUT": "90s"}
     deploy = run_plugin(stack, "kubectl-helm-deploy", {**kube, **settings}, ws)
@@ -347,7 +338,7 @@ def test_deploy_image_installs_the_example_chart_with_its_helm(
         "PLUGIN_IMAGE_VALUE": "image",
         "PLUGIN_TIMEOUT": "90s",
     }
-    done = run_plugin(stack, "kubectl-helm-deploy", {**kube_env(namespace, stack), **settings}, ws)
+    done = run_plugin(stack, "kubectl-helm-deploy", {**namespace.access_env(), **settings}, ws)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert namespace.token not in output
