@@ -19,7 +19,7 @@ from kubernetes.dynamic import DynamicClient
 from shared.auth import KubeAccess
 from shared.errors import AuthError, PluginError
 from shared.log import Log
-from shared.restart_grace import BACKOFF_START, NotingRetry, RestartGrace, next_delay
+from shared.restart_grace import BACKOFF_START, NotingRetry, RestartGrace, next_delay, tls_cut
 
 T = TypeVar("T")
 
@@ -163,7 +163,7 @@ def explain(error: BaseException, server: str) -> PluginError:
         return PluginError(f"{error.status} {error.reason} from {server}: {message}")
     if isinstance(error, urllib3.exceptions.MaxRetryError):
         error = error.reason or error
-    if isinstance(error, (urllib3.exceptions.SSLError, ssl.SSLError)):
+    if isinstance(error, (urllib3.exceptions.SSLError, ssl.SSLError)) and not tls_cut(error):
         return AuthError(f"TLS verification of {server} failed (wrong kubernetes_cert?): {_first_line(error)}")
     if isinstance(error, (urllib3.exceptions.HTTPError, OSError)):
         return PluginError(f"cannot reach {server}: {_first_line(error)}")
