@@ -1,6 +1,7 @@
-"""shared.kube: `Cluster.connect` reads the kubeconfig shared.auth writes for a server and token without the
-client's loader, and gives every other kubeconfig to the loader (both must configure the client alike); and
-`Cluster` is the only way the code talks to a cluster."""
+"""shared.kube_rest.read_endpoint reads the kubeconfig shared.auth writes for a server and token without the
+client's loader (for the raw reads and shared.kube_client.api_client), and gives every other kubeconfig to the
+loader: both must configure the client alike. The paths and queries of the raw reads. And `shared.kube` (with
+its kube_client/kube_rest halves) is the only way the code talks to a cluster."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from kubernetes import client, config
 
 from shared.auth import SecretDir, _write_kubeconfig
 from shared.errors import AuthError
-from shared.kube import _token_kubeconfig, explain
+from shared.kube import _query, api_path, explain
+from shared.kube_client import api_client
+from shared.kube_rest import read_endpoint
+from shared.restart_grace import RestartGrace
 
 CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
@@ -39,8 +43,9 @@ def by_loader(path: str) -> client.Configuration:
 def test_token_kubeconfig_configures_the_client_like_the_loader(server: str, ca: str | None, insecure: bool) -> None:
     with SecretDir() as secrets:
         access = _write_kubeconfig(server, "s3cret-token", ca, insecure, "", secrets)
-        direct = client.Configuration()
-        assert _token_kubeconfig(access.kubeconfig, direct)
+        endpoint = read_endpoint(access.kubeconfig)
+        assert endpoint is not None and "s3cret" not in repr(endpoint)
+        direct = api_client(access.kubeconfig, endpoint, RestartGrace()).configuration
         loaded = by_loader(str(access.kubeconfig))
     assert direct.host == loaded.host == server
     assert direct.verify_ssl == loaded.verify_ssl == (not insecure)
@@ -53,9 +58,29 @@ def test_other_kubeconfigs_go_to_the_loader() -> None:
     with SecretDir() as secrets:
         access = _write_kubeconfig("https://10.0.0.1:6443", "t", CA, False, "", secrets)
         kubeconfig = json.loads(access.kubeconfig.read_text())
-        assert not _token_kubeconfig(secrets.write("as-yaml", yaml.safe_dump(kubeconfig)), client.Configuration())
+        assert read_endpoint(secrets.write("as-yaml", yaml.safe_dump(kubeconfig))) is None
         kubeconfig["users"][0]["user"] = {"client-certificate-data": "QQ==", "client-key-data": "QQ=="}
-        assert not _token_kubeconfig(secrets.write("cert", json.dumps(kubeconfig)), client.Configuration())
+        assert read_endpoint(secrets.write("cert", json.dumps(kubeconfig))) is None
+
+
+@pytest.mark.parametrize(
+    ("args", "path"),
+    [
+        pytest.param(("v1", "pods", "web"), "/api/v1/namespaces/web/pods", id="core-collection"),
+        pytest.param(
+            ("apps/v1", "deployments", "web", "app"), "/apis/apps/v1/namespaces/web/deployments/app", id="object"
+        ),
+        pytest.param(("v1", "namespaces", "", "web"), "/api/v1/namespaces/web", id="cluster-scoped"),
+        pytest.param(("batch/v1", "jobs", "a b", "x/y"), "/apis/batch/v1/namespaces/a%20b/jobs/x%2Fy", id="quoted"),
+    ],
+)
+def test_api_path(args: tuple[str, ...], path: str) -> None:
+    assert api_path(*args) == path
+
+
+def test_query_is_the_apis_camel_case() -> None:
+    query = _query({"label_selector": "app=web", "field_selector": None, "allow_watch_bookmarks": True, "limit": 5})
+    assert query == {"labelSelector": "app=web", "allowWatchBookmarks": "true", "limit": "5"}
 
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -83,7 +108,7 @@ def client_uses(path: Path) -> list[str]:
     [
         p
         for p in sorted((ROOT / "shared").glob("*.py")) + sorted((ROOT / "plugins").glob("*/*.py"))
-        if p.name != "kube.py"
+        if p.name not in ("kube.py", "kube_client.py", "kube_rest.py")
     ],
     ids=lambda p: str(p.relative_to(ROOT)),
 )
