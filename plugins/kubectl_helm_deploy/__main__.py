@@ -13,7 +13,10 @@ from shared.runner import run_plugin
 from shared.settings import Values
 
 if TYPE_CHECKING:
-    from plugins.kubectl_helm_deploy.execution import Execution
+    from plugins.kubectl_helm_deploy.execution import Execution, Record
+    from plugins.kubectl_helm_deploy.plan import Plan
+    from shared.auth import SecretDir
+    from shared.prometheus import Prometheus
 
 README = Path(__file__).with_name("README.md")
 
@@ -61,16 +64,54 @@ def execute(values: Values, log: Log) -> int:
             for line in plan.describe():
                 log.info(line)
             record = Record()
+            prometheus = analysis_client(values, plan, secrets)
             try:
                 if isinstance(plan.steps, HelmRelease):
                     lint(plan.steps, secrets, log)
-                run(Execution(cluster, applier(), plan, log, record), access.kubeconfig)
+                run(Execution(cluster, applier(), plan, log, record, prometheus), access.kubeconfig)
             except ShiplineError as e:
                 write_report(values.report_file, plan, record, "failed", str(e))
                 raise
+            finally:
+                write_junit(values, record)
+                if prometheus is not None:
+                    prometheus.close()
             write_report(values.report_file, plan, record, "dry run" if values.dry_run else "deployed", "")
             summarize(record, log)
     return 0
+
+
+def analysis_client(values: Values, plan: Plan, secrets: SecretDir) -> Prometheus | None:
+    """A Prometheus client when this run analyses, after every query passed Prometheus' parser (else exit 2)."""
+    from plugins.kubectl_helm_deploy.canary_objects import canary_name
+    from plugins.kubectl_helm_deploy.plan import Canary
+    from shared.analysis_run import Target, validate
+    from shared.auth import decode_ca
+    from shared.prometheus import Prometheus
+
+    steps = plan.steps
+    if not isinstance(steps, Canary) or not steps.analysis or steps.action == "abort":
+        return None
+    if steps.action == "promote" and not steps.resume_at:
+        return None
+    ca = ""
+    if values.prometheus_ca:
+        ca = str(secrets.write("prometheus-ca.crt", decode_ca(values.prometheus_ca, "PLUGIN_PROMETHEUS_CA")))
+    prometheus = Prometheus(values.prometheus_url, token=values.prometheus_token, ca_file=ca)
+    target = Target(plan.namespace, canary_name(steps.target), steps.target, float(values.analysis_interval))
+    try:
+        validate(prometheus, steps.analysis, target, "PLUGIN_ANALYSIS")
+    except BaseException:
+        prometheus.close()
+        raise
+    return prometheus
+
+
+def write_junit(values: Values, record: Record) -> None:
+    if values.junit_file and record.analysis:
+        from shared.report import write_junit as write
+
+        write(values.junit_file, "kubectl-helm-deploy", [m.as_report() for m in record.analysis])
 
 
 def main(argv: list[str] | None = None) -> int:
