@@ -241,7 +241,7 @@ def _num(x: float) -> str:
 
 
 # The settings both plugins declare for analysis (kubectl-helm-deploy's canary, deployment-verify's one-off check).
-SETTINGS: tuple[Setting, ...] = (
+PROMETHEUS_ACCESS: tuple[Setting, ...] = (
     Setting(
         "prometheus_url",
         doc="Prometheus to query for the analysis, e.g. http://prometheus.monitoring:9090",
@@ -249,6 +249,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("prometheus_token", secret=True, doc="Bearer token for Prometheus (e.g. from a secret)"),
     Setting("prometheus_ca", "text", secret=True, doc="CA certificate of Prometheus' TLS, as PEM or base64 PEM"),
+)
+CHECKS: tuple[Setting, ...] = (
     Setting(
         "analysis",
         "json_list",
@@ -260,8 +262,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "analysis_interval", "duration", 30.0, "How often the checks run (and the range of {{ interval }})", minimum=1
     ),
+    Setting("on_no_data", default="fail", doc="A query returning no data counts as", choices=ON_NO_DATA),
+)
+SETTINGS: tuple[Setting, ...] = (
+    *PROMETHEUS_ACCESS,
+    *CHECKS,
     Setting(
         "failure_limit", "int", 0, "Failed runs a check may have before the canary aborts", minimum=0, maximum=1000
     ),
-    Setting("on_no_data", default="fail", doc="A query returning no data counts as", choices=ON_NO_DATA),
 )

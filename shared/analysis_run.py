@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.analysis import Check, Measurement, measurement, prom_duration, render
+from shared.auth import SecretDir, decode_ca
 from shared.errors import SettingsError
 from shared.prometheus import Prometheus, PrometheusError
+from shared.settings import Values
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,20 @@ class Target:
             stable=self.stable,
             interval=prom_duration(self.interval),
         )
+
+
+def connect(values: Values, secrets: SecretDir, checks: Sequence[Check], target: Target) -> Prometheus:
+    """A client for the settings' Prometheus, once every query of `checks` passed its parser (else exit 2)."""
+    ca = ""
+    if values.prometheus_ca:
+        ca = str(secrets.write("prometheus-ca.crt", decode_ca(values.prometheus_ca, "PLUGIN_PROMETHEUS_CA")))
+    prometheus = Prometheus(values.prometheus_url, token=values.prometheus_token, ca_file=ca)
+    try:
+        validate(prometheus, checks, target, "PLUGIN_ANALYSIS")
+    except BaseException:
+        prometheus.close()
+        raise
+    return prometheus
 
 
 def validate(prometheus: Prometheus, checks: Sequence[Check], target: Target, setting: str) -> None:

@@ -87,5 +87,5 @@ def _cause(error: BaseException) -> str:
     text = str(error.args[-1] if error.args and isinstance(error.args[-1], str) else error)
     for marker in ("Errno 111] ", "Errno 110] ", "Errno -2] ", "Errno -3] "):
         if marker in text:
-            text = text.split(marker, 1)[1].split("'")[0].split(")")[0]
+            text = text.split(marker, 1)[1].split("'")[0].split(")")[0].rstrip('"')
     return " ".join(text.split())[:200] or type(error).__name__

@@ -85,26 +85,15 @@ def analysis_client(values: Values, plan: Plan, secrets: SecretDir) -> Prometheu
     """A Prometheus client when this run analyses, after every query passed Prometheus' parser (else exit 2)."""
     from plugins.kubectl_helm_deploy.canary_objects import canary_name
     from plugins.kubectl_helm_deploy.plan import Canary
-    from shared.analysis_run import Target, validate
-    from shared.auth import decode_ca
-    from shared.prometheus import Prometheus
+    from shared.analysis_run import Target, connect
 
     steps = plan.steps
     if not isinstance(steps, Canary) or not steps.analysis or steps.action == "abort":
         return None
     if steps.action == "promote" and not steps.resume_at:
         return None
-    ca = ""
-    if values.prometheus_ca:
-        ca = str(secrets.write("prometheus-ca.crt", decode_ca(values.prometheus_ca, "PLUGIN_PROMETHEUS_CA")))
-    prometheus = Prometheus(values.prometheus_url, token=values.prometheus_token, ca_file=ca)
     target = Target(plan.namespace, canary_name(steps.target), steps.target, float(values.analysis_interval))
-    try:
-        validate(prometheus, steps.analysis, target, "PLUGIN_ANALYSIS")
-    except BaseException:
-        prometheus.close()
-        raise
-    return prometheus
+    return connect(values, secrets, steps.analysis, target)
 
 
 def write_junit(values: Values, record: Record) -> None:

@@ -127,9 +127,10 @@ def abort(run: Execution, steps: Canary, step: CanaryStep, failed: Measurement) 
     state = {"status": "aborted", "weight": step.weight, "check": failed.check, "value": failed.shown()}
     save_state(run, steps, {**state, "reason": failed.reason})
     run.record.notes.append(f"canary aborted at {step.weight}%: {failed.check} {failed.reason}")
+    limit = next(c.failure_limit for c in steps.analysis if c.name == failed.check)
     raise RolloutFailed(
-        f"canary aborted at {step.weight}%: analysis {failed.check} = {failed.shown()} ({failed.reason}, "
-        f"failure_limit exceeded); traffic back to {steps.target}, canary scaled to 0"
+        f"canary aborted at {step.weight}%: analysis {failed.check} failed: {failed.reason} (more than "
+        f"failure_limit {limit} failures); traffic back to {steps.target}, canary scaled to 0"
     )
 
 
