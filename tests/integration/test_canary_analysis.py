@@ -2,7 +2,7 @@
 the real node, and kubectl-helm-deploy's canary steps are promoted or aborted by what it measures. Traffic comes
 from a client asking the stable Service (kube-proxy spreads it over stable and canary pods).
 
-Lean on purpose: 2 stable replicas, one analysis per step over 8 s (the scrape interval is 2 s; discovery of a
+Lean on purpose: 2 stable replicas, one analysis per step over 12 s (the scrape interval is 2 s; discovery of a
 new pod takes up to 5 s), and the Prometheus-only cases (no data, Prometheus stopped, bad queries) on kwok pods.
 """
 
@@ -32,7 +32,8 @@ from .deploy_support import IMAGE, deployment, images
 from .stacklib import Namespace, cluster_state, wait_for
 
 BUILTINS = json.dumps(["request_success_rate", {"name": "request_duration_p99", "max": 250}])
-STEPS_10_50_100 = json.dumps([{"weight": 10, "pause": "8s"}, {"weight": 50, "pause": "8s"}, 100])
+# 12 s: a new pod is discovered within 5 s, then scraped every 2 s; rate() needs two samples of its traffic
+STEPS_10_50_100 = json.dumps([{"weight": 10, "pause": "12s"}, {"weight": 50, "pause": "12s"}, 100])
 
 
 def write_manifests(directory: Path, image_ref: str, *, real: bool, extra: list[dict[str, Any]] = ()) -> str:  # type: ignore[assignment]
@@ -43,6 +44,8 @@ def write_manifests(directory: Path, image_ref: str, *, real: bool, extra: list[
             "prometheus.io/scrape": "true",
             "prometheus.io/port": "8080",
         }
+        # the behaviour tags are rebuilt when examples/app changes: the node must not serve a cached older build
+        dep["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = "Always"
     else:
         dep = {
             "apiVersion": "apps/v1",
@@ -93,7 +96,7 @@ def serve_stable(
 
 
 def start_canary(deploy: Deploy, manifests: str, image_ref: str, analysis: str, prometheus: str, **extra: Any) -> Any:
-    """10% -> 50% -> 100%, one analysis of 8 s per step (1 canary pod beside 2 stable is 33%: rounding allowed)."""
+    """10% -> 50% -> 100%, one analysis of 12 s per step (1 canary pod beside 2 stable is 33%: rounding allowed)."""
     return deploy(
         manifests=manifests,
         image=image_ref,
@@ -102,7 +105,7 @@ def start_canary(deploy: Deploy, manifests: str, image_ref: str, analysis: str, 
         canary_steps=STEPS_10_50_100,
         allow_replica_rounding="true",
         analysis=analysis,
-        analysis_interval="8s",
+        analysis_interval="12s",
         prometheus_url=prometheus,
         **extra,
     )
@@ -117,6 +120,7 @@ def test_healthy_canary_walks_10_50_100_and_is_promoted(
     prometheus: str,
     deploy: Deploy,
     deployer: Harness,
+    monkeypatch: pytest.MonkeyPatch,
     namespace: Namespace,
     kube_admin: client.ApiClient,
     tmp_path: Path,
@@ -139,6 +143,7 @@ def test_healthy_canary_walks_10_50_100_and_is_promoted(
         assert verified.code == 0, verified.out
         check = next(c for c in verified.report["checks"] if c["name"] == "analysis request_success_rate")
         assert (check["passed"], check["measured"], check["threshold"]) == (True, "100", "min 99%")
+        monkeypatch.delenv("PLUGIN_DEPLOYMENTS")  # the harness keeps a run's settings for the next run
         run = start_canary(deploy, manifests, realnode.image(stack, "v2"), BUILTINS, prometheus, junit_file=junit)
     assert run.code == 0, run.out
     assert "canary at asked 10%, replicas give 33%" in run.out  # 1 canary pod beside 2 stable
@@ -316,7 +321,8 @@ def test_prometheus_stopped_mid_analysis_fails_the_check_and_promotes_nothing(
 
     def analysed() -> bool:
         canary = deployment(kube_admin, namespace.name, "web-canary")
-        return bool(canary and "analysis" in canary_state(kube_admin, namespace.name))
+        state = (canary.metadata.annotations or {}).get(STATE_ANNOTATION, "{}") if canary else "{}"
+        return "analysis" in json.loads(state)
 
     wait_for(analysed, 60, 0.2, "a first analysis run")
     proc.kill()  # Prometheus goes away mid-analysis
