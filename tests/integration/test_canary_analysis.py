@@ -439,3 +439,30 @@ def test_bad_analysis_exits_2_before_anything_changes(
     assert "PLUGIN_ANALYSIS: " in run.last and problem in run.last, run.last
     assert cluster_state(kube_admin, namespace.name) == before
     assert deployment(kube_admin, namespace.name, "web-canary") is None
+
+
+# -- the stack's Prometheus itself ---------------------------------------------------------------------------------
+
+
+def test_stack_prometheus_discovers_with_a_read_only_service_account(
+    stack: dict[str, str], prometheus: str, kube_admin: client.ApiClient
+) -> None:
+    config = yaml.safe_load(Path(stack["PROMETHEUS_CONFIG"]).read_text())
+    sd = config["scrape_configs"][0]["kubernetes_sd_configs"][0]
+    assert sd["role"] == "pod" and sd["api_server"] == stack["KUBE_SERVER"]
+    who = "system:serviceaccount:shipline-monitoring:prometheus"
+    review = client.AuthorizationV1Api(kube_admin)
+
+    def allowed(verb: str, resource: str) -> bool:
+        body = client.V1SubjectAccessReview(
+            spec=client.V1SubjectAccessReviewSpec(
+                user=who, resource_attributes=client.V1ResourceAttributes(verb=verb, resource=resource)
+            )
+        )
+        return bool(review.create_subject_access_review(body).status.allowed)
+
+    assert allowed("list", "pods") and allowed("watch", "pods")
+    assert not allowed("list", "secrets") and not allowed("create", "pods") and not allowed("delete", "pods")
+    # it answers and its build has Kubernetes discovery (Debian's has none): the config above loaded
+    status = requests.get(f"{prometheus}/api/v1/status/config", timeout=5).json()
+    assert "kubernetes_sd_configs" in status["data"]["yaml"]
