@@ -21,9 +21,7 @@ README = Path(__file__).with_name("README.md")
 
 def execute(values: Values, log: Log) -> int:
     # The clients load only once the settings are valid: a settings error exits before they are imported.
-    from plugins.docker_publish_tagger.build import check_sources, connect
-    from plugins.docker_publish_tagger.publish import publish
-    from plugins.docker_publish_tagger.registry import Registry
+    from plugins.docker_publish_tagger.preflight import check_sources, engine_api_version
 
     # Settings -> plan (pure) -> input checks: everything that can be wrong with the input fails here.
     plan = make_plan(values, read_context(os.environ, values), os.environ, datetime.now(UTC))
@@ -36,7 +34,13 @@ def execute(values: Values, log: Log) -> int:
         log.warn(warning)
     log.info("\n".join(plan.describe()))
     check_docker_socket(values.docker_host)  # before building: a socket we cannot open fails here, not mid-push
-    client = connect(values.docker_host)
+    api_version = engine_api_version(values.docker_host)
+    # Only now the Docker SDK and requests: the engine has been asked (the first request) while they were not loaded.
+    from plugins.docker_publish_tagger.build import connect
+    from plugins.docker_publish_tagger.publish import publish
+    from plugins.docker_publish_tagger.registry import Registry
+
+    client = connect(values.docker_host, api_version)
     try:
         publish(plan, client, Registry(plan.destination, auth, log), auth, log)
     finally:

@@ -59,13 +59,15 @@ def execute(values: Values, log: Log) -> int:
         namespace = values.namespace or access.namespace or "default"
         with Cluster.connect(access) as cluster:
             applier = functools.cache(lambda: Applier(cluster, namespace, cache_file=secrets.path / "discovery.json"))
-            plan = prepare(values, namespace, applier, os.environ, Path.cwd())
-            log.heading("Plan" + (" (dry run: nothing will change)" if values.dry_run else ""))
-            for line in plan.describe():
-                log.info(line)
             record = Record()
-            prometheus = analysis_client(values, plan, secrets)
+            plan: Plan | None = None  # None in the report when an input error stops the plan being built
+            prometheus: Prometheus | None = None
             try:
+                plan = prepare(values, namespace, applier, os.environ, Path.cwd())
+                log.heading("Plan" + (" (dry run: nothing will change)" if values.dry_run else ""))
+                for line in plan.describe():
+                    log.info(line)
+                prometheus = analysis_client(values, plan, secrets)
                 if isinstance(plan.steps, HelmRelease):
                     lint(plan.steps, secrets, log)
                 run(Execution(cluster, applier(), plan, log, record, prometheus), access.kubeconfig)
