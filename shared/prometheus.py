@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from shared.errors import PluginError
 
@@ -21,6 +22,8 @@ class Prometheus:
         import requests  # loaded only when analysis runs
 
         self.url = url.rstrip("/")
+        parts = urlsplit(self.url)  # what messages show: never a password in the URL
+        self.shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
         self.timeout = timeout
         self.session: requests.Session = requests.Session()
         self.session.trust_env = False  # a CI proxy variable must not send cluster-internal queries elsewhere
@@ -57,18 +60,20 @@ class Prometheus:
         try:
             response = self.session.get(self.url + path, params={"query": query}, timeout=self.timeout)
         except requests.RequestException as e:
-            raise PrometheusError(f"Prometheus at {self.url} unreachable: {_cause(e)}") from None
+            raise PrometheusError(f"Prometheus at {self.shown} unreachable: {_cause(e)}") from None
         try:
             body = response.json()
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise PrometheusError(f"Prometheus at {self.url} answered HTTP {response.status_code} without a JSON body")
+            raise PrometheusError(
+                f"Prometheus at {self.shown} answered HTTP {response.status_code} without a JSON body"
+            )
         if response.status_code == 400 and accept_400:
             return body
         if response.status_code != 200 or body.get("status") != "success":
             error = " ".join(str(body.get("error") or "").split())[:300]
-            raise PrometheusError(f"Prometheus at {self.url} answered HTTP {response.status_code}: {error}")
+            raise PrometheusError(f"Prometheus at {self.shown} answered HTTP {response.status_code}: {error}")
         return body
 
 
