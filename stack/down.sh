@@ -9,6 +9,9 @@
 stack_lock "$0" "$@"
 rm -f "$ENV_FILE"
 
+# Optional components (each stops what its own `up` started)
+"$STACK_SRC/buildkit.sh" down || log "stopping BuildKit failed; run stack/down.sh again"
+
 # The real node first (its kubelet talks to the cluster; its pods, mounts, netns and iptables chains go with it)
 "$STACK_SRC/node.sh" down || log "stopping the real node failed; run stack/down.sh again"
 
