@@ -146,7 +146,8 @@ stack_ca() {
 }
 
 # issue_cert DIR NAME CN server|client: DIR/NAME.crt and DIR/NAME.key signed by the stack CA (a server cert is
-# valid for 127.0.0.1 and localhost). Kept while it is still signed by the current CA.
+# valid for 127.0.0.1 and localhost; key identifiers because Python 3.13+ verifies strictly). Kept while it is
+# still signed by the current CA.
 issue_cert() {
   local dir=$1 name=$2 cn=$3 usage=$4 ext
   stack_ca
@@ -162,7 +163,7 @@ subjectAltName=IP:127.0.0.1,DNS:localhost" ;;
    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$cn" \
      -keyout "$dir/$name.key" -out "$dir/$name.csr" 2>/dev/null &&
    openssl x509 -req -in "$dir/$name.csr" -CA "$CA_DIR/ca.crt" -CAkey "$CA_DIR/ca.key" -CAcreateserial -days 825 \
-     -extfile <(printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n%s\n' "$ext") \
+     -extfile <(printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n%s\n' "$ext") \
      -out "$dir/$name.crt" 2>/dev/null) || die "openssl could not issue $dir/$name.crt"
   rm -f "$dir/$name.csr"
 }
