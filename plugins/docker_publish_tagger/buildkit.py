@@ -27,6 +27,8 @@ BUILDCTL = "buildctl"
 _VERTEX = re.compile(r"^#(\d+) (.*)$")
 _STEP = re.compile(r"^\[[^\]]*\d+/\d+\] ")  # a Dockerfile instruction: `[stage 2/3] COPY ...`
 _TLS = ("tls:", "x509:", "certificate", "handshake")
+TLS_FAILED = "the TLS handshake failed"
+CHECK_TLS = "check buildkit_ca, buildkit_cert and buildkit_key"
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,39 @@ class Progress:
 
 def check_builder(addr: str, files: ClientFiles, log: Log, timeout: float = 30) -> None:
     """The daemon answers and accepts our client certificate: fail before building otherwise."""
-    _run([BUILDCTL, *connection_args(addr, files), "debug", "workers"], addr, files, {}, log, timeout, quiet=True)
+    try:
+        _run([BUILDCTL, *connection_args(addr, files), "debug", "workers"], addr, files, {}, log, timeout, quiet=True)
+    except PluginError:
+        # gRPC reports a refused client certificate as whatever the closed connection looked like (a broken pipe,
+        # an EOF, the alert): one TLS handshake of our own says which it was.
+        reason = tls_refusal(addr, files) if addr.startswith("tcp://") else ""
+        if reason:
+            raise PluginError(f"BuildKit at {addr}: {TLS_FAILED} ({reason}); {CHECK_TLS}") from None
+        raise
+
+
+def tls_refusal(addr: str, files: ClientFiles, timeout: float = 10) -> str:
+    """Why the daemon at tcp://host:port refuses a TLS session with our files ("" when it accepts one)."""
+    import socket
+    import ssl
+
+    host, _, port = addr.removeprefix("tcp://").rpartition(":")
+    try:
+        context = ssl.create_default_context(cafile=str(files.ca) if files.ca else None)
+        if files.cert and files.key:
+            context.load_cert_chain(str(files.cert), str(files.key))
+        context.set_alpn_protocols(["h2"])
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname=host.strip("[]")) as tls:
+                # TLS 1.3: the server judges our certificate after the handshake; its verdict comes with the first
+                # read (an HTTP/2 preface gets a SETTINGS frame back when we are accepted).
+                tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+                tls.recv(1)
+    except ssl.SSLError as e:
+        return str(e.reason or e).lower().replace("_", " ")
+    except (OSError, ValueError):
+        return ""
+    return ""
 
 
 def run_build(plan: PublishPlan, files: ClientFiles, env: Mapping[str, str], log: Log, timeout: float) -> Progress:
@@ -203,10 +237,7 @@ def explain_failure(tail: list[str], addr: str) -> PluginError:
     reason = next((line for line in reversed(tail) if line.startswith(("error:", "ERROR:"))), tail[-1] if tail else "")
     low = text.lower()
     if addr.startswith("tcp://") and any(m in low for m in _TLS) and "failed to solve" not in low:
-        return PluginError(
-            f"BuildKit at {addr}: the TLS handshake failed ({reason.removeprefix('error: ')}); check buildkit_ca, "
-            "buildkit_cert and buildkit_key"
-        )
+        return PluginError(f"BuildKit at {addr}: {TLS_FAILED} ({reason.removeprefix('error: ')}); {CHECK_TLS}")
     if "connection refused" in low or "no such file or directory" in low and addr.startswith("unix://"):
         return PluginError(f"no BuildKit daemon answers at {addr}: {reason}")
     return PluginError(f"build failed: {reason.removeprefix('error: ')}")

@@ -98,8 +98,10 @@ def test_secret_mounted_for_one_run_is_in_no_blob_and_no_log(images, bk: dict[st
     token = f"npm-token-{uuid.uuid4().hex}"
     ws = workspace(tmp_path)
     (ws / "Dockerfile").write_text(
-        f"FROM {bk['APP_IMAGE_REPO']}:healthy\n"
-        "RUN --mount=type=secret,id=npm,required=true sha256sum /run/secrets/npm | cut -c1-64 > /npm.sha256\n"
+        f"FROM {bk['APP_IMAGE_REPO']}:healthy\nUSER 0\n"
+        # A secret is not part of BuildKit's cache key: a command of its own keeps an earlier run's layer out.
+        f"RUN --mount=type=secret,id=npm,required=true : {uuid.uuid4().hex} && "
+        "sha256sum /run/secrets/npm | cut -c1-64 > /s\n"
     )
     repo = repo_in(bk["REGISTRY"])
     env = buildkit_env(bk, repo, PLUGIN_SECRETS="npm=NPM_TOKEN", NPM_TOKEN=token)
@@ -221,7 +223,7 @@ def test_wrong_client_certificate_exits_1_naming_tls(images, bk: dict[str, str],
     assert done.returncode == 1, done.stdout + done.stderr
     last = done.stdout.strip().splitlines()[-1]
     assert "TLS handshake failed" in last and bk["BUILDKIT_ADDR"] in last and "buildkit_cert" in last
-    assert "== build" not in done.stdout
+    assert "\n== build\n" not in done.stdout
     assert Api(bk, bk["REGISTRY"]).tags(repo.split("/", 1)[1]) == []
 
 
@@ -261,5 +263,5 @@ def test_bad_input_exits_2_before_any_build(
     done = run_plugin(bk, "docker-publish-tagger", buildkit_env(bk, repo, **settings), ws)
     assert done.returncode == 2, done.stdout + done.stderr
     assert named in (done.stdout + done.stderr).strip().splitlines()[-1]
-    assert "== build" not in done.stdout and "== plan" not in done.stdout
+    assert "\n== build\n" not in done.stdout and "== plan" not in done.stdout
     assert Api(bk, bk["REGISTRY"]).tags(repo.split("/", 1)[1]) == []
