@@ -141,10 +141,31 @@ def test_multi_platform_index_every_tag_and_the_handoff(images, bk: dict[str, st
         if m.get("annotations", {}).get("vnd.docker.reference.type") != "attestation-manifest"
     }
     assert images_ == handoff["platforms"] and set(images_) == {"linux/amd64", "linux/arm64"}
+    # provenance is on by default: BuildKit's attestation manifest for each platform, beside it in the index
+    assert len(index["manifests"]) == 4
     for platform, digest in images_.items():
         manifest = api.get(f"{name}/manifests/{digest}").json()
         config = json.loads(api.get(f"{name}/blobs/{manifest['config']['digest']}").content)
         assert f"{config['os']}/{config['architecture']}" == platform
+
+
+def test_cross_build_runs_on_the_build_platform_for_each_target(images, bk: dict[str, str], tmp_path: Path) -> None:
+    """RUN steps in a multi-platform build without emulation: they run on $BUILDPLATFORM, once per target."""
+    ws = workspace(tmp_path)
+    (ws / "Dockerfile").write_text(
+        f"FROM --platform=$BUILDPLATFORM {bk['APP_IMAGE_REPO']}:healthy AS build\nUSER 0\nARG TARGETARCH\n"
+        f'RUN echo "{uuid.uuid4().hex} built on $(uname -m) for $TARGETARCH" > /arch.txt\n'
+        "FROM scratch\nCOPY --from=build /arch.txt /\n"
+    )
+    repo = repo_in(bk["REGISTRY"])
+    env = buildkit_env(bk, repo, PLUGIN_PLATFORMS="linux/amd64,linux/arm64", PLUGIN_PROVENANCE="false")
+    done = run_plugin(bk, "docker-publish-tagger", env, ws)
+    assert done.returncode == 0, done.stdout + done.stderr
+    handoff = json.loads((ws / ".shipline/publish.json").read_text())
+    api, name = Api(bk, bk["REGISTRY"]), repo.split("/", 1)[1]
+    for platform, digest in handoff["platforms"].items():
+        arch = platform.split("/")[1].encode()
+        assert any(b"built on x86_64 for " + arch + b"\n" in blob for blob in api.blobs(name, digest)), platform
 
 
 @pytest.fixture

@@ -50,6 +50,35 @@ def test_buildkit_plan_and_its_command_line_hold_no_secret(tmp_path: Path) -> No
     assert ("--output", 'type=image,"name=r.io/a:0123456789ab-42,r.io/a:t2",push=true') in pairs
 
 
+@pytest.mark.parametrize(
+    ("settings", "present", "absent"),
+    [
+        pytest.param({}, ["attest:provenance=mode=min"], ["attest:sbom="], id="defaults"),
+        pytest.param(
+            {"PLUGIN_PROVENANCE": "false", "PLUGIN_SBOM": "true"},
+            ["attest:sbom="],
+            ["attest:provenance=mode=min"],
+            id="sbom-only",
+        ),
+        pytest.param(
+            {"PLUGIN_INSECURE": "true"},
+            ["type=image,name=r.io/a:0123456789ab-42,push=true,registry.insecure=true"],
+            [],
+            id="insecure",
+        ),
+    ],
+)
+def test_attestations_and_insecure_in_the_command_line(
+    settings: dict[str, str], present: list[str], absent: list[str]
+) -> None:
+    argv = build_argv(plan_for({**BK, **settings}), FILES)
+    assert all(a in argv for a in present) and not any(a in argv for a in absent)
+
+
+def test_insecure_warns() -> None:
+    assert any("plain HTTP" in w for w in plan_for({**BK, "PLUGIN_INSECURE": "true"}).warnings)
+
+
 def test_classic_says_which_cache_specs_it_ignores() -> None:
     plan = plan_for(
         {"PLUGIN_REPO": "r.io/a", "PLUGIN_CACHE_FROM": "r.io/a:old,type=registry,ref=r.io/a:c", "PLUGIN_CACHE_TO": ""}
@@ -105,6 +134,12 @@ BAD = [
         id="classic-multi-platform",
     ),
     pytest.param({**BK, "PLUGIN_REGISTRY_CA": "not a cert"}, "PLUGIN_REGISTRY_CA", "neither a PEM", id="bad-ca"),
+    pytest.param(
+        {**BK, "PLUGIN_PLATFORM": "linux/amd64", "PLUGIN_PLATFORMS": "linux/arm64"},
+        "PLUGIN_PLATFORMS",
+        "not both",
+        id="platform-and-platforms",
+    ),
 ]
 
 
