@@ -3,9 +3,9 @@
 Values come from CI YAML through environment variables, so they are checked strictly: only ASCII digits are
 numbers (Python's int() would take "٣"), every number is bounded (never outside int64, so nothing downstream
 overflows), durations have a maximum, a JSON list must be a list and a JSON map a map, and strings carry no control
-characters. envparse is not used for casting because its casts are the lenient ones this module exists to avoid
-(int() and float() take Unicode digits and "1_000", a bool cast turns "maybe" into False, lists and maps have no
-shape checks); wrapping each cast in these checks would leave it nothing to do.
+characters. envparse's casts are the lenient ones this module exists to avoid (int() and float() take Unicode
+digits and "1_000", a bool cast turns "maybe" into False, lists and maps have no shape checks); wrapping each cast
+in these checks would leave it nothing to do.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from plugins.deployment_verify.images import verify_pods
 from plugins.deployment_verify.plan import Plan
 from shared import http_checks, rollout
 from shared.errors import AuthError, PluginError, RolloutFailed
-from shared.kube import Cluster
+from shared.kube import Cluster, api_path
 from shared.log import Log
 from shared.report import Check, log_checks, write_json, write_junit
 from shared.rollout_wait import RolloutResult, undo_rollout, wait_for_rollout
@@ -37,7 +37,7 @@ def resolve_deployments(cluster: Cluster, plan: Plan, log: Log) -> list[str]:
     """The Deployments to verify: the named ones, or those matching label_selector (none is a failure)."""
     if plan.deployments:
         return list(plan.deployments)
-    listed = cluster.read(cluster.apps.list_namespaced_deployment, plan.namespace, label_selector=plan.label_selector)
+    listed = cluster.read(api_path("apps/v1", "deployments", plan.namespace), label_selector=plan.label_selector)
     names = sorted(d["metadata"]["name"] for d in listed.get("items") or [])
     if not names:
         raise RolloutFailed(
@@ -78,10 +78,10 @@ def check_rollouts(
 
 def new_pods(cluster: Cluster, namespace: str, name: str) -> list[dict[str, Any]]:
     """The live pods of a Deployment's new ReplicaSet."""
-    deployment = cluster.read(cluster.apps.read_namespaced_deployment, name, namespace)
+    deployment = cluster.read(api_path("apps/v1", "deployments", namespace, name))
     selector = rollout.selector_string((deployment.get("spec") or {}).get("selector"))
-    sets = cluster.read(cluster.apps.list_namespaced_replica_set, namespace, label_selector=selector)
-    pods = cluster.read(cluster.core.list_namespaced_pod, namespace, label_selector=selector)
+    sets = cluster.read(api_path("apps/v1", "replicasets", namespace), label_selector=selector)
+    pods = cluster.read(api_path("v1", "pods", namespace), label_selector=selector)
     new = rollout.new_replicaset(deployment, sets.get("items") or [])
     if new is None:
         return []

@@ -6,7 +6,6 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from plugins.docker_publish_tagger.plan import PublishPlan, make_plan
 from plugins.docker_publish_tagger.settings import DECLARATION
@@ -17,16 +16,12 @@ from shared.preflight import check_docker_socket
 from shared.runner import run_plugin
 from shared.settings import Values
 
-if TYPE_CHECKING:
-    from plugins.docker_publish_tagger.registry import Registry
-
 README = Path(__file__).with_name("README.md")
 
 
 def execute(values: Values, log: Log) -> int:
     # The clients load only once the settings are valid: a settings error exits before they are imported.
-    from plugins.docker_publish_tagger.build import check_sources
-    from plugins.docker_publish_tagger.registry import Registry
+    from plugins.docker_publish_tagger.preflight import check_sources
 
     # Settings -> plan (pure) -> input checks: everything that can be wrong with the input fails here.
     plan = make_plan(values, read_context(os.environ, values), os.environ, datetime.now(UTC))
@@ -41,30 +36,35 @@ def execute(values: Values, log: Log) -> int:
     log.info("\n".join(plan.describe()))
     with SecretDir() as secrets:
         ca_file = str(secrets.write("registry-ca.pem", plan.destination.ca)) if plan.destination.ca else ""
-        registry = Registry(plan.destination, auth, log, ca_file=ca_file)
         if plan.build.builder == "buildkit":
-            return _with_buildkit(plan, values, registry, auth, secrets, log)
-        _with_engine(plan, values, registry, auth, log)
+            return _with_buildkit(plan, values, auth, ca_file, secrets, log)
+        return _with_engine(plan, values, auth, ca_file, log)
+
+
+def _with_engine(plan: PublishPlan, values: Values, auth: dict[str, str] | None, ca_file: str, log: Log) -> int:
+    from plugins.docker_publish_tagger.preflight import engine_api_version
+
+    check_docker_socket(values.docker_host)  # before building: a socket we cannot open fails here, not mid-push
+    api_version = engine_api_version(values.docker_host)
+    # Only now the Docker SDK and requests: the engine has been asked (the first request) while they were not loaded.
+    from plugins.docker_publish_tagger.build import connect
+    from plugins.docker_publish_tagger.publish import publish
+    from plugins.docker_publish_tagger.registry import Registry
+
+    client = connect(values.docker_host, api_version)
+    try:
+        publish(plan, client, Registry(plan.destination, auth, log, ca_file=ca_file), auth, log)
+    finally:
+        client.close()
     return 0
 
 
-def _with_engine(plan: PublishPlan, values: Values, registry: Registry, auth: dict[str, str] | None, log: Log) -> None:
-    from plugins.docker_publish_tagger.build import connect
-    from plugins.docker_publish_tagger.publish import publish
-
-    check_docker_socket(values.docker_host)  # before building: a socket we cannot open fails here, not mid-push
-    client = connect(values.docker_host)
-    try:
-        publish(plan, client, registry, auth, log)
-    finally:
-        client.close()
-
-
 def _with_buildkit(
-    plan: PublishPlan, values: Values, registry: Registry, auth: dict[str, str] | None, secrets: SecretDir, log: Log
+    plan: PublishPlan, values: Values, auth: dict[str, str] | None, ca_file: str, secrets: SecretDir, log: Log
 ) -> int:
     from plugins.docker_publish_tagger.buildkit import write_client_files
     from plugins.docker_publish_tagger.buildkit_publish import publish_buildkit
+    from plugins.docker_publish_tagger.registry import Registry
 
     tls = {"ca": values.buildkit_ca, "cert": values.buildkit_cert, "key": values.buildkit_key}
     files = write_client_files(secrets, auth, values.docker_config, tls)
@@ -73,7 +73,7 @@ def _with_buildkit(
             log.mask(secret.file.read_text(errors="replace").strip() or None)
     # The secrets' own variables only: buildctl reads them by name (`--secret id=npm,env=NPM_TOKEN`).
     env = {s.env: os.environ[s.env] for s in plan.build.secrets if s.env}
-    publish_buildkit(plan, registry, files, env, log)
+    publish_buildkit(plan, Registry(plan.destination, auth, log, ca_file=ca_file), files, env, log)
     return 0
 
 

@@ -46,7 +46,7 @@ def execute(values: Values, log: Log) -> int:
     from plugins.kubectl_helm_deploy.execution import Execution, Record, summarize, write_report
     from plugins.kubectl_helm_deploy.helm import lint
     from plugins.kubectl_helm_deploy.inputs import prepare
-    from plugins.kubectl_helm_deploy.plan import HelmRelease
+    from plugins.kubectl_helm_deploy.plan import HelmRelease, Plan
     from shared.auth import SecretDir, kube_access
     from shared.errors import ShiplineError
     from shared.kube import Cluster
@@ -56,12 +56,13 @@ def execute(values: Values, log: Log) -> int:
         namespace = values.namespace or access.namespace or "default"
         with Cluster.connect(access) as cluster:
             applier = functools.cache(lambda: Applier(cluster, namespace, cache_file=secrets.path / "discovery.json"))
-            plan = prepare(values, namespace, applier, os.environ, Path.cwd())
-            log.heading("Plan" + (" (dry run: nothing will change)" if values.dry_run else ""))
-            for line in plan.describe():
-                log.info(line)
             record = Record()
+            plan: Plan | None = None  # None in the report when an input error stops the plan being built
             try:
+                plan = prepare(values, namespace, applier, os.environ, Path.cwd())
+                log.heading("Plan" + (" (dry run: nothing will change)" if values.dry_run else ""))
+                for line in plan.describe():
+                    log.info(line)
                 if isinstance(plan.steps, HelmRelease):
                     lint(plan.steps, secrets, log)
                 run(Execution(cluster, applier(), plan, log, record), access.kubeconfig)

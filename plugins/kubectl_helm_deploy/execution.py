@@ -138,21 +138,27 @@ def summarize(record: Record, log: Log) -> None:
         log.info(note)
 
 
-def write_report(path: Path, plan: Plan, record: Record, result: str, error: str) -> None:
+def write_report(path: Path, plan: Plan | None, record: Record, result: str, error: str) -> None:
+    """The JSON report; `plan` is None when an input error stopped it being built (then nothing was done)."""
+    planned: dict[str, Any] = {"plan": []}
+    if plan is not None:
+        planned = {
+            "mode": plan.mode,
+            "strategy": plan.strategy,
+            "namespace": plan.namespace,
+            "image": plan.image,
+            "plan": plan.describe(),
+            "release": plan.steps.release if isinstance(plan.steps, HelmRelease) else "",
+        }
     body = {
         "plugin": "kubectl-helm-deploy",
         "result": result,
         "error": error,
-        "mode": plan.mode,
-        "strategy": plan.strategy,
-        "namespace": plan.namespace,
-        "image": plan.image,
-        "plan": plan.describe(),
+        **planned,
         "objects": [{"kind": o.kind, "name": o.name, "action": o.action} for o in record.outcomes],
         "revisions": record.revisions,
         "serving": record.serving,
         "notes": record.notes,
-        "release": plan.steps.release if isinstance(plan.steps, HelmRelease) else "",
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(body, indent=2) + "\n")

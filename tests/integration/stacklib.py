@@ -115,6 +115,15 @@ class Namespace:
         """A kubeconfig for this namespace's deployer (mode 0600)."""
         return write_token_kubeconfig(path, self.server, self.ca_file, self.token, self.name)
 
+    def access_env(self) -> dict[str, str]:
+        """The settings that make a plugin step this namespace's deployer, as the step's environment."""
+        return {
+            "PLUGIN_KUBERNETES_SERVER": self.server,
+            "PLUGIN_KUBERNETES_CERT": Path(self.ca_file).read_text(),
+            "PLUGIN_KUBERNETES_TOKEN": self.token,
+            "PLUGIN_NAMESPACE": self.name,
+        }
+
 
 def render_rbac(namespace: str, where: str = "kwok") -> list[dict[str, Any]]:
     """stack/rbac-deployer.yaml for `namespace`: Namespace (its pods placed on the kwok nodes or the real node,

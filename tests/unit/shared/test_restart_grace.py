@@ -13,8 +13,9 @@ from kubernetes.client.exceptions import ApiException
 
 from shared.errors import AuthError, PluginError
 from shared.kube import Cluster
+from shared.kube_client import NotingRetry
 from shared.log import Log
-from shared.restart_grace import Fault, NotingRetry, RestartGrace, classify, may_retry, next_delay
+from shared.restart_grace import Fault, RestartGrace, classify, may_retry, next_delay
 
 REFUSED_CONNECTION = urllib3.exceptions.MaxRetryError(
     None,  # type: ignore[arg-type]
@@ -149,7 +150,7 @@ class Answers:
 
 
 def cluster() -> Cluster:
-    return Cluster(SimpleNamespace(), "https://api.test:6443", grace=RestartGrace(grace=30.0))  # type: ignore[arg-type]
+    return Cluster("https://api.test:6443", SimpleNamespace, grace=RestartGrace(grace=30.0))  # type: ignore[arg-type]
 
 
 def test_retrying_rides_out_refused_connections_then_403() -> None:
