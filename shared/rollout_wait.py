@@ -21,7 +21,7 @@ from kubernetes.client.exceptions import ApiException
 
 from shared import rollout
 from shared.errors import PluginError, RolloutFailed
-from shared.kube import REQUEST_ERRORS, Cluster
+from shared.kube import Cluster, api_path, request_errors
 from shared.log import Log
 from shared.restart_grace import BACKOFF_START, next_delay
 from shared.watching import WINDOW, Watch, WatchExpired
@@ -106,7 +106,7 @@ class _Watcher(threading.Thread):
             except WatchExpired:
                 self.out.put(_Note(f"watch of {self.kind}s expired (410 Gone); listing again"))
                 version = None
-            except REQUEST_ERRORS as e:
+            except request_errors() as e:
                 if self.stop.is_set():
                     return
                 # The waiting thread owns the deadline: here the only bound is the grace window of a 401/403.
@@ -170,9 +170,9 @@ def wait_for_rollout(
     `max_restarts` times, or at `timeout` naming the pods that never became Ready. Events go to the log."""
     started = time.monotonic()
     deadline = started + timeout
-    apps = cluster.apps
     deployment = _read_deployment(cluster, namespace, name, deadline, log)
     selector = rollout.selector_string((deployment.get("spec") or {}).get("selector"))
+    apps = cluster.apps
     updates: queue.Queue[object] = queue.Queue()
     stop = threading.Event()
     watchers = [
@@ -267,7 +267,7 @@ def timeout_message(name: str, timeout: float, verdict: rollout.Assessment) -> s
 def _read_deployment(cluster: Cluster, namespace: str, name: str, deadline: float, log: Log) -> dict[str, Any]:
     def read() -> dict[str, Any]:
         try:
-            found: dict[str, Any] = cluster.raw(cluster.apps.read_namespaced_deployment, name, namespace)
+            found: dict[str, Any] = cluster.raw(api_path("apps/v1", "deployments", namespace, name))
             return found
         except ApiException as e:
             if e.status == 404:
@@ -283,8 +283,8 @@ def _log_events(cluster: Cluster, namespace: str, name: str, state: _State, log:
     failure to read them must not hide the rollout's own failure)."""
     names = {name, *state.objects["replicaset"], *state.objects["pod"]}
     try:
-        listed = cluster.raw(cluster.core.list_namespaced_event, namespace, timeout=10)
-    except REQUEST_ERRORS as e:
+        listed = cluster.raw(api_path("v1", "events", namespace), timeout=10)
+    except request_errors() as e:
         log.warn(f"could not read events: {cluster.explain(e)}")
         return
     events = [e for e in listed.get("items") or [] if (e.get("involvedObject") or {}).get("name") in names]

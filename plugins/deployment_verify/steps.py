@@ -15,13 +15,15 @@ from plugins.deployment_verify.images import verify_pods
 from plugins.deployment_verify.plan import Plan
 from shared import http_checks, rollout
 from shared.errors import AuthError, PluginError, RolloutFailed
-from shared.kube import Cluster
+from shared.kube import Cluster, api_path
 from shared.log import Log
 from shared.report import Check, log_checks, write_json, write_junit
 from shared.rollout_wait import RolloutResult, undo_rollout, wait_for_rollout
 
 if TYPE_CHECKING:
     import requests
+
+    from shared.prometheus import Prometheus
 
 
 @dataclass
@@ -37,7 +39,7 @@ def resolve_deployments(cluster: Cluster, plan: Plan, log: Log) -> list[str]:
     """The Deployments to verify: the named ones, or those matching label_selector (none is a failure)."""
     if plan.deployments:
         return list(plan.deployments)
-    listed = cluster.read(cluster.apps.list_namespaced_deployment, plan.namespace, label_selector=plan.label_selector)
+    listed = cluster.read(api_path("apps/v1", "deployments", plan.namespace), label_selector=plan.label_selector)
     names = sorted(d["metadata"]["name"] for d in listed.get("items") or [])
     if not names:
         raise RolloutFailed(
@@ -78,10 +80,10 @@ def check_rollouts(
 
 def new_pods(cluster: Cluster, namespace: str, name: str) -> list[dict[str, Any]]:
     """The live pods of a Deployment's new ReplicaSet."""
-    deployment = cluster.read(cluster.apps.read_namespaced_deployment, name, namespace)
+    deployment = cluster.read(api_path("apps/v1", "deployments", namespace, name))
     selector = rollout.selector_string((deployment.get("spec") or {}).get("selector"))
-    sets = cluster.read(cluster.apps.list_namespaced_replica_set, namespace, label_selector=selector)
-    pods = cluster.read(cluster.core.list_namespaced_pod, namespace, label_selector=selector)
+    sets = cluster.read(api_path("apps/v1", "replicasets", namespace), label_selector=selector)
+    pods = cluster.read(api_path("v1", "pods", namespace), label_selector=selector)
     new = rollout.new_replicaset(deployment, sets.get("items") or [])
     if new is None:
         return []
@@ -226,7 +228,21 @@ def roll_back(cluster: Cluster, plan: Plan, names: list[str], log: Log) -> tuple
     return checks, served
 
 
-def verify(cluster: Cluster, plan: Plan, log: Log) -> Outcome:
+def check_analysis(prometheus: Prometheus | None, plan: Plan, names: list[str], log: Log) -> list[Check]:
+    """The analysis checks, once, over the last analysis_interval: {{ canary }} is the verified Deployment."""
+    if prometheus is None or not plan.analysis:
+        return []
+    from shared.analysis_run import Target, measure
+
+    log.heading("Analysis")
+    target = Target(plan.namespace, names[0], plan.analysis_baseline or names[0], plan.analysis_interval)
+    measured = measure(prometheus, plan.analysis, target)
+    for m in measured:
+        log.info(f"{m.check}: {m.shown()} ({m.threshold}): {m.verdict}, {m.reason}")
+    return [m.as_report() for m in measured]
+
+
+def verify(cluster: Cluster, plan: Plan, log: Log, prometheus: Prometheus | None = None) -> Outcome:
     """Every check of the plan, then the rollback when one failed and it is asked for."""
     deadline = time.monotonic() + plan.timeout
     names = resolve_deployments(cluster, plan, log)
@@ -239,8 +255,9 @@ def verify(cluster: Cluster, plan: Plan, log: Log) -> Outcome:
         with requests.Session() as session:
             checks += check_urls(session, plan, log)
             checks += check_canary(session, plan, log)
-    elif plan.urls or plan.canary:
-        log.info("HTTP checks skipped: the rollout already failed")
+        checks += check_analysis(prometheus, plan, names, log)
+    elif plan.urls or plan.canary or plan.analysis:
+        log.info("HTTP checks and analysis skipped: the rollout already failed")
     rolled_back: dict[str, str] = {}
     if plan.rollback_on_failure and not all(c.passed for c in checks):
         rollback_checks, rolled_back = roll_back(cluster, plan, names, log)

@@ -115,6 +115,15 @@ class Namespace:
         """A kubeconfig for this namespace's deployer (mode 0600)."""
         return write_token_kubeconfig(path, self.server, self.ca_file, self.token, self.name)
 
+    def access_env(self) -> dict[str, str]:
+        """The settings that make a plugin step this namespace's deployer, as the step's environment."""
+        return {
+            "PLUGIN_KUBERNETES_SERVER": self.server,
+            "PLUGIN_KUBERNETES_CERT": Path(self.ca_file).read_text(),
+            "PLUGIN_KUBERNETES_TOKEN": self.token,
+            "PLUGIN_NAMESPACE": self.name,
+        }
+
 
 def render_rbac(namespace: str, where: str = "kwok") -> list[dict[str, Any]]:
     """stack/rbac-deployer.yaml for `namespace`: Namespace (its pods placed on the kwok nodes or the real node,
@@ -204,23 +213,16 @@ KINDS = (
 )
 
 
-# What other tests make and remove meanwhile (the `namespace` and `scratch_repo` fixtures, whichever checkout or
-# process runs them): not a change the plugin under test made. A plugin's token cannot create namespaces at all.
-OTHER_TESTS_NAMESPACES = "it-"
-OTHER_TESTS_REPOSITORIES = "it/"
-
-
 def cluster_state(admin: client.ApiClient, namespace: str) -> dict[str, Any]:
-    """The cluster's namespaces (but other tests' ones) and the resourceVersion of every object of KINDS in
-    `namespace`."""
-    # Namespaces earlier tests deleted are still terminating and vanish on their own; they do not count.
+    """The cluster's namespaces and the resourceVersion of every object of KINDS in `namespace`."""
+    # Namespaces of tests and benchmarks (it-*, bench-*) come and go while this one runs (several test runs share
+    # the stack), and deleted ones are still terminating for a while: they do not count.
     namespaces = client.CoreV1Api(admin).list_namespace().items
     state: dict[str, Any] = {
         "namespaces": sorted(
             n.metadata.name
             for n in namespaces
-            if n.status.phase != "Terminating"
-            and (n.metadata.name == namespace or not n.metadata.name.startswith(OTHER_TESTS_NAMESPACES))
+            if n.status.phase != "Terminating" and not n.metadata.name.startswith(("it-", "bench-"))
         )
     }
     for api, method in KINDS:
@@ -246,8 +248,10 @@ def registry_state(registry: Registry, repos: Iterable[str] = ()) -> dict[str, A
         path = repo.split("/", 1)[1]
         resp = requests.get(f"http://{registry.host}/v2/{path}/tags/list", auth=auth, timeout=10)
         tags[repo] = sorted(resp.json().get("tags") or []) if resp.ok else [f"HTTP {resp.status_code}"]
+    # Repositories of tests and benchmarks (it/*, it-*/*, bench-*/*) come and go while this one runs, as their
+    # namespaces do (cluster_state); `repos` themselves always count.
     own = {repo.split("/", 1)[1] for repo in repos}
-    kept = [r for r in catalog if r in own or not r.startswith(OTHER_TESTS_REPOSITORIES)]
+    kept = [r for r in catalog if r in own or not r.startswith(("it/", "it-", "bench-"))]
     return {"repositories": sorted(kept), "tags": tags}
 
 

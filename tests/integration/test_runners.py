@@ -153,7 +153,7 @@ def shop(stack: dict[str, str], checkout: Path) -> Iterator[Shop]:
     again), so that its ClusterIP is known. Removed afterwards, its pods at once (nothing measures their end)."""
     if not stack.get("REAL_NODE"):
         stack_unavailable("it has no real node (another checkout runs this machine's one, see `make up`'s output)")
-    name = f"{NAMESPACE}-{uuid.uuid4().hex[:6]}"
+    name = f"it-{NAMESPACE}-{uuid.uuid4().hex[:6]}"  # it-*: a test's namespace, as stacklib's snapshots know
     cluster = Cluster(stack["KUBECONFIG"])
     try:
         tokens = cluster.prepare_namespace(name, timeout=300)  # placed on the real node
@@ -332,7 +332,7 @@ def test_unit_fixtures_are_what_the_runners_give(images: dict[str, str], stack: 
 FAKE_SITE = Site(
     docker_sock="/stack/docker.sock",
     registry="127.0.0.1:5000",
-    namespace="shop-0a1b2c",
+    namespace="it-shop-0a1b2c",
     hosts={"example-app.shop.svc.cluster.local": "10.96.0.42", "unused.shop.svc.cluster.local": "10.96.0.43"},
 )
 
@@ -358,10 +358,10 @@ def test_local_adaptation_changes_only_the_environment(name: str) -> None:
         settings = after.get("settings", {})
         if "repo" in settings:
             assert settings.pop("build_args") == {"BASE_IMAGE": LOCAL_BASE}
-            assert settings["repo"] == "127.0.0.1:5000/shop-0a1b2c/example-app"
+            assert settings["repo"] == "127.0.0.1:5000/it-shop-0a1b2c/example-app"
             settings["repo"] = PUBLISHED_REPO
         if "namespace" in settings:
-            assert settings["namespace"] == "shop-0a1b2c"
+            assert settings["namespace"] == "it-shop-0a1b2c"
             settings["namespace"] = NAMESPACE
         if name == ".woodpecker.yml" and "volumes" in before:
             assert after["volumes"] == ["/stack/docker.sock:/var/run/docker.sock"]
