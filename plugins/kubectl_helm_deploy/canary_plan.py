@@ -129,15 +129,18 @@ def build_canary(values: Values, objects: list[Manifest], target: str, live: Liv
     stable_replicas = replicas_of(live_stable or stable.obj)
     specs = parse_steps(values)
     checks = checks_of(values)
+    state = canary_objects.read_state(live.get(deployment_ref(canary_objects.canary_name(target))))
+    # A promote plans the steps only to resume a canary paused until promoted; otherwise it promotes what runs,
+    # and a weight its settings leave at the default is no reason to refuse.
+    planned = values.canary_action == "start" or _resume_at(values.canary_action, state, len(specs)) > 0
     steps: list[CanaryStep] = []
-    for spec in [s for s in specs if s.weight < 100 and required]:
+    for spec in [s for s in specs if s.weight < 100 and required and planned]:
         steps.append(_step_plan(values, spec, stable.obj, stable_replicas, service_obj, ingress, route, steps))
     removes: list[Ref] = [deployment_ref(canary_objects.canary_name(target))]
     if values.canary_ingress or values.canary_route:
         removes.append(service_ref(canary_objects.canary_name(values.service)))
     if values.canary_ingress:
         removes.append(ingress_ref(canary_objects.canary_name(values.canary_ingress)))
-    state = canary_objects.read_state(live.get(deployment_ref(canary_objects.canary_name(target))))
     return Canary(
         action=values.canary_action,
         target=target,

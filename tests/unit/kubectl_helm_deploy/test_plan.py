@@ -264,6 +264,10 @@ def test_replica_rounding_past_max_weight_error_is_refused_unless_allowed() -> N
         {deployment_ref("web"): stable(4)}, canary_weight="10", max_weight_error="5", allow_replica_rounding="true"
     )
     assert isinstance(plan.steps, Canary) and plan.steps.steps[0].effective == 20.0
+    # A promote of a canary that is not paused promotes what runs: the weight it leaves at the default (10%, which
+    # 3 stable pods cannot give within max_weight_error) plans nothing and refuses nothing (the pipelines' step).
+    plan = canary_plan({deployment_ref("web"): stable(3)}, canary_action="promote")
+    assert isinstance(plan.steps, Canary) and plan.steps.steps == () and plan.steps.resume_at == 0
 
 
 def test_json_steps_with_pauses_intervals_and_a_manual_gate() -> None:
