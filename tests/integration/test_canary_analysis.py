@@ -239,7 +239,12 @@ def _stable_on_kwok(deploy: Deploy, tmp_path: Path, extra: list[dict[str, Any]] 
 
 
 def test_no_data_fails_by_default_and_passes_with_on_no_data_pass(
-    prometheus: str, deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
+    prometheus: str,
+    deploy: Deploy,
+    deployer: Harness,
+    namespace: Namespace,
+    kube_admin: client.ApiClient,
+    tmp_path: Path,
 ) -> None:
     manifests = _stable_on_kwok(deploy, tmp_path)
     common = {
@@ -259,6 +264,15 @@ def test_no_data_fails_by_default_and_passes_with_on_no_data_pass(
     assert run.code == 0, run.out
     assert [m["verdict"] for m in run.report["analysis"]] == ["pass"]
     assert images(kube_admin, namespace.name, "web")["app"] == f"{IMAGE}:v2"
+
+    # deployment-verify's one-off analysis: the same check fails the step, in the report and the JUnit file
+    junit = tmp_path / "verify.xml"
+    verified = deployer.run(
+        verify_main, None, deployments="web", analysis=no_data(), prometheus_url=prometheus, junit_file=junit
+    )
+    assert verified.code == 1, verified.out
+    assert "analysis nothing: no data" in verified.out.strip().splitlines()[-1], verified.out
+    assert 'name="analysis nothing"' in junit.read_text() and "<failure" in junit.read_text()
 
 
 @pytest.fixture
