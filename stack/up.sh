@@ -31,7 +31,7 @@ ensure_packages() {
   for pair in dockerd:docker.io docker-registry:docker-registry htpasswd:apache2-utils debootstrap:debootstrap \
               curl:curl flock:util-linux python3:python3 \
               containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins \
-              iptables:iptables conntrack:conntrack; do
+              iptables:iptables conntrack:conntrack openssl:openssl; do
     cmd=${pair%%:*} pkg=${pair#*:}
     command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
   done
@@ -345,7 +345,11 @@ helm_version=$("$HELM_BIN" version --template '{{.Version}}' 2>/dev/null) || die
 log "helm: $HELM_BIN ($helm_version)"
 
 # ---------------------------------------------------------------------------------------------------------------
-# 8. .stack/env
+# 8. Optional components: each its own script, writing its lines to $ENV_D/<name>.env
+"$STACK_SRC/buildkit.sh" up || die "BuildKit (stack/buildkit.sh) did not come up"
+
+# ---------------------------------------------------------------------------------------------------------------
+# 9. .stack/env
 q() { case $1 in *[!A-Za-z0-9_./:@%+=,-]*) printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")" ;; *) printf %s "$1" ;; esac; }
 (umask 077; {
   echo "# written by stack/up.sh at $(date -u +%Y-%m-%dT%H:%M:%SZ); shell-sourceable, secrets inside (mode 0600)"

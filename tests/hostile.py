@@ -55,6 +55,7 @@ EXAMPLES = {
     "http_url": "http://127.0.0.1:9/health",
     "chart_repo_url": "https://charts.example.com",
     "docker_host": "tcp://127.0.0.1:9",
+    "buildkit_addr": "tcp://127.0.0.1:9",
     "regex": "ok|ready",
     "header_name": "X-Request-Id",
     "header_value": "v",

@@ -13,7 +13,7 @@ import subprocess
 import tarfile
 import tomllib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,10 @@ def run_plugin(
     workdir: Path,
     docker_socket: bool = False,
     user: str = "",
+    volumes: Sequence[Path] = (),
 ) -> subprocess.CompletedProcess[str]:
     args = ["run", "--rm", "--network", "host", "-v", f"{workdir}:{workdir}", "-w", str(workdir)]
+    args += [a for v in volumes for a in ("-v", f"{v}:{v}")]  # e.g. a BuildKit daemon's socket directory
     args += ["--user", user] if user else []
     if docker_socket:
         sock = stack["DOCKER_HOST"].removeprefix("unix://")
