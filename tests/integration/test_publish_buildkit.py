@@ -14,9 +14,14 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
+from plugins.deployment_verify.__main__ import main as verify_main
+from plugins.kubectl_helm_deploy.__main__ import main as deploy_main
 from tests.certs import self_signed
+from tests.harness import Harness
 
+from . import realnode
 from .test_images import run_plugin, workspace
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -287,3 +292,27 @@ def test_bad_input_exits_2_before_any_build(
     assert named in (done.stdout + done.stderr).strip().splitlines()[-1]
     assert "\n== build\n" not in done.stdout and "== plan" not in done.stdout
     assert Api(bk, bk["REGISTRY"]).tags(repo.split("/", 1)[1]) == []
+
+
+@pytest.mark.real_node
+def test_an_index_from_buildkit_is_deployed_and_verified_by_its_digest(
+    images, bk: dict[str, str], tmp_path: Path, deployer: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handoff's digest is an index (provenance makes one even for one platform): kubectl-helm-deploy runs it
+    on the real node, and deployment-verify finds the pods running exactly it."""
+    ws = workspace(tmp_path)
+    (ws / "Dockerfile").write_text(f"FROM {bk['APP_IMAGE_REPO']}:healthy\nLABEL shipline.test={uuid.uuid4().hex}\n")
+    repo = repo_in(bk["REGISTRY"])
+    done = run_plugin(bk, "docker-publish-tagger", buildkit_env(bk, repo), ws)
+    assert done.returncode == 0, done.stdout + done.stderr
+    handoff = json.loads((ws / ".shipline/publish.json").read_text())
+    assert list(handoff["platforms"]) == ["linux/amd64"]
+    (ws / "k8s").mkdir()
+    web = realnode.deployment("web", realnode.image(bk, "healthy"), replicas=1)
+    (ws / "k8s" / "web.yaml").write_text(yaml.safe_dump(web))
+    monkeypatch.chdir(ws)
+    deployed = deployer.run(deploy_main, manifests="k8s", timeout="120s")
+    assert deployed.code == 0, deployed.out
+    verified = deployer.run(verify_main, deployments="web", timeout="120s")
+    assert verified.code == 0, verified.out
+    assert f"every new pod must run {handoff['image']} (.shipline/publish.json)" in verified.out
