@@ -130,6 +130,7 @@ FORMATS: dict[str, Callable[[str], str]] = {
     "namespace": _name(DNS1123_LABEL, 63, "namespace name"),
     "deployment": _name(DNS1123_SUBDOMAIN, 253, "Deployment name"),
     "ingress": _name(DNS1123_SUBDOMAIN, 253, "Ingress name"),
+    "route": _name(DNS1123_SUBDOMAIN, 253, "HTTPRoute name"),
     "service": _name(DNS1035_LABEL, 63, "Service name (starting with a letter)"),
     "container": _name(DNS1123_LABEL, 63, "container name"),
     "release": _name(DNS1123_SUBDOMAIN, 53, "Helm release name"),

@@ -163,6 +163,16 @@ def _list(s: Setting, raw: str) -> list[str]:
     return items
 
 
+def _json_list(s: Setting, raw: str) -> list[Any]:
+    """A JSON list whose items may be objects (analysis checks, canary steps: the plugin checks their shape), or
+    comma-separated plain values as for `list`."""
+    if raw.startswith("{"):
+        s.fail(raw, "is a JSON object, not a list (give a JSON list or comma-separated values)")
+    if raw.startswith("["):
+        return list(_json(s, raw, list, "list"))
+    return _list(s, raw)
+
+
 def _map(s: Setting, raw: str) -> dict[str, str]:
     result: dict[str, str] = {}
     structured: set[str] = set()  # keys whose value is a JSON object or list (helm values)
@@ -222,6 +232,7 @@ PARSERS: dict[str, Callable[[Setting, str], Any]] = {
     "bool": _bool,
     "duration": _duration,
     "list": _list,
+    "json_list": _json_list,
     "map": _map,
     "path": _path,
 }

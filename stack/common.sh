@@ -16,6 +16,7 @@ KWOK_BIN=$CACHE/bin/kwok-$KWOK_VERSION
 HELM_BIN=$CACHE/bin/helm-$HELM_VERSION/helm
 DRONE_BIN=$CACHE/bin/drone-$DRONE_CLI_VERSION/drone
 WOODPECKER_BIN=$CACHE/bin/woodpecker-$WOODPECKER_VERSION/woodpecker-cli
+PROMETHEUS_BIN=$CACHE/bin/prometheus-$PROMETHEUS_VERSION/prometheus
 CLUSTER_NAME=shipline
 REAL_NODE_NAME=shipline-real
 # On the kwok nodes (kwok's own key): pods land there only when they tolerate it.

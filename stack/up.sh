@@ -51,7 +51,7 @@ log "binaries: cache $CACHE/bin (stack/build-bins.sh; cold Kubernetes build take
 "$STACK_SRC/build-bins.sh" all >/dev/null || die "building the stack's binaries failed (see output above)"
 for b in "$KUBE_BIN/kube-apiserver" "$KUBE_BIN/kube-controller-manager" "$KUBE_BIN/kube-scheduler" \
          "$KUBECTL_BIN/kubectl" "$ETCD_BIN/etcd" "$KWOK_BIN/kwok" "$KWOK_BIN/kwokctl" "$HELM_BIN" \
-         "$DRONE_BIN" "$WOODPECKER_BIN"; do
+         "$DRONE_BIN" "$WOODPECKER_BIN" "$PROMETHEUS_BIN"; do
   [ -x "$b" ] || die "missing binary $b after stack/build-bins.sh"
 done
 
@@ -333,6 +333,11 @@ REGISTRY=$REGISTRY REGISTRY_USERNAME=$REGISTRY_USERNAME REGISTRY_PASSWORD=$REGIS
 # The example app's behaviours as images in the registry, for the real node's tests and demo
 REGISTRY=$REGISTRY REGISTRY_USERNAME=$REGISTRY_USERNAME REGISTRY_PASSWORD=$REGISTRY_PASSWORD DOCKER_HOST=$DOCKER_HOST \
   "$STACK_SRC/app-images.sh" || die "building the example app images failed"
+
+# Optional components, each its own script writing its $ENV_D/<name>.env: Gateway API CRDs (canary_route) and
+# Prometheus scraping the real node's pods (canary analysis)
+"$STACK_SRC/gateway-api.sh" up || die "installing the Gateway API CRDs failed"
+"$STACK_SRC/prometheus.sh" up || die "Prometheus did not come up"
 
 # ---------------------------------------------------------------------------------------------------------------
 # 7. helm

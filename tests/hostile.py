@@ -45,6 +45,7 @@ EXAMPLES = {
     "namespace": "shop",
     "deployment": "web",
     "ingress": "web",
+    "route": "web",
     "service": "web",
     "container": "app",
     "release": "web",

@@ -8,14 +8,17 @@ from __future__ import annotations
 import ast
 import json
 import re
+import ssl
 from pathlib import Path
 
 import pytest
+import urllib3
 import yaml
 from kubernetes import client, config
 
 from shared.auth import SecretDir, _write_kubeconfig
-from shared.kube import _query, api_path
+from shared.errors import AuthError
+from shared.kube import _query, api_path, explain
 from shared.kube_client import api_client
 from shared.kube_rest import read_endpoint
 from shared.restart_grace import RestartGrace
@@ -119,3 +122,17 @@ def test_the_check_sees_a_client_built_elsewhere(tmp_path: Path) -> None:
     path = tmp_path / "m.py"
     path.write_text("from kubernetes import client\n\napi = client.CoreV1Api(client.ApiClient())\n")
     assert client_uses(path) == ["3: CoreV1Api", "3: ApiClient"]
+
+
+@pytest.mark.parametrize(
+    ("cause", "auth", "words"),
+    [
+        pytest.param(ssl.SSLCertVerificationError("certificate verify failed"), True, "TLS verification", id="bad-ca"),
+        pytest.param(ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), False, "cannot reach", id="cut"),
+    ],
+)
+def test_explain_tells_a_failed_verification_from_a_cut_handshake(cause: ssl.SSLError, auth: bool, words: str) -> None:
+    error = urllib3.exceptions.MaxRetryError(None, "/", urllib3.exceptions.SSLError(cause))  # type: ignore[arg-type]
+    explained = explain(error, "https://10.0.0.1:6443")
+    assert isinstance(explained, AuthError) is auth
+    assert str(explained).startswith(f"{words}") and "https://10.0.0.1:6443" in str(explained)
