@@ -38,7 +38,8 @@ ACCEPT = ", ".join(
 
 @pytest.fixture(scope="module")
 def bk(stack: dict[str, str]) -> dict[str, str]:
-    missing = [k for k in ("BUILDKIT_ADDR", "REGISTRY_TLS", "REGISTRY_CA_FILE", "BUILDCTL_BIN") if k not in stack]
+    keys = ("BUILDKIT_ADDR", "REGISTRY_TLS", "REGISTRY_CA_FILE", "BUILDCTL_BIN", "BUILDKITD_BIN")
+    missing = [k for k in keys if k not in stack]
     assert not missing, f".stack/env lacks {missing}: stack/buildkit.sh did not run (make up)"
     return stack
 
@@ -179,10 +180,10 @@ def fresh_buildkitd(bk: dict[str, str], tmp_path_factory: pytest.TempPathFactory
     """A brand-new BuildKit daemon (empty state, unix socket): the ephemeral runner of the next pipeline."""
     root = tmp_path_factory.mktemp("buildkitd")
     sock = root / "buildkitd.sock"
-    daemon = Path(bk["BUILDCTL_BIN"]).with_name("buildkitd")
+    daemon = bk["BUILDKITD_BIN"]
     proc = subprocess.Popen(
         [
-            str(daemon),
+            daemon,
             "--root",
             str(root / "state"),
             "--addr",
