@@ -45,6 +45,27 @@ Obj = Mapping[str, Any]
 
 
 KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+# kubectl's names and short names of each kind, as `kind/name` settings take them (case-insensitive).
+KIND_NAMES = {
+    **dict.fromkeys(("deployment", "deployments", "deploy"), "Deployment"),
+    **dict.fromkeys(("statefulset", "statefulsets", "sts"), "StatefulSet"),
+    **dict.fromkeys(("daemonset", "daemonsets", "ds"), "DaemonSet"),
+}
+
+
+def parse_workload(value: str) -> tuple[str, str]:
+    """`statefulset/db` -> ("StatefulSet", "db"); a bare name is a Deployment. ValueError for another kind."""
+    kind, slash, name = value.rpartition("/")
+    if not slash:
+        return "Deployment", value
+    if kind.lower() not in KIND_NAMES:
+        raise ValueError(f'"{kind}" is not deployment, statefulset or daemonset')
+    return KIND_NAMES[kind.lower()], name
+
+
+def show_workload(kind: str, name: str) -> str:
+    """How a workload is named in logs and reports: a Deployment by its bare name, the others as kind/name."""
+    return name if kind == "Deployment" else f"{kind.lower()}/{name}"
 
 
 @dataclass(frozen=True)
@@ -265,25 +286,68 @@ def assess(kind: str, workload: Obj, history: Iterable[Obj], pods: Iterable[Obj]
     """kubectl's verdict on a workload of any of KINDS, failing early on problems of its NEW pods (those of the
     new ReplicaSet, or at the new ControllerRevision: old pods may crash freely, they are going away). Pod
     problems win over a complete status: a Ready pod that keeps restarting fails."""
-    if kind == "Deployment":
-        return assess_rollout(workload, history, pods, max_restarts)
-    from shared import revisions  # a sibling of this module; kept beside its only user
-
-    status = status_of(kind, workload)
-    new = revisions.current(kind, workload, list(history))
-    new_pods = revisions.pods_of(workload, new, pods) if new else []
+    new = new_revision(kind, workload, history)
+    new_pods = _pods_at(kind, workload, new, pods) if new else []
     name = _meta(new).get("name", "") if new else ""
-    revision = str(revisions.number(new)) if new else ""
-    return _judged(status, new_pods, max_restarts, name, revision, "" if new else "ControllerRevision")
+    if kind == "Deployment":
+        revision, unseen = str(revision_of(new)) if new else "", "ReplicaSet"
+    else:
+        revision, unseen = str((new or {}).get("revision") or ""), "ControllerRevision"
+    return _judged(status_of(kind, workload), new_pods, max_restarts, name, revision, "" if new else unseen)
 
 
 def assess_rollout(deployment: Obj, replicasets: Iterable[Obj], pods: Iterable[Obj], max_restarts: int) -> Assessment:
-    """`assess` for a Deployment: its new pods are those of its new ReplicaSet."""
-    new = new_replicaset(deployment, replicasets)
-    new_pods = owned_pods(new, pods) if new else []
-    name = _meta(new).get("name", "") if new else ""
-    revision = str(revision_of(new)) if new else ""
-    return _judged(rollout_status(deployment), new_pods, max_restarts, name, revision, "" if new else "ReplicaSet")
+    """`assess` for a Deployment."""
+    return assess("Deployment", deployment, replicasets, pods, max_restarts)
+
+
+def new_revision(kind: str, workload: Obj, history: Iterable[Obj]) -> Obj | None:
+    """The new ReplicaSet (Deployment) or ControllerRevision (the others) of a workload; None until it exists."""
+    if kind == "Deployment":
+        return new_replicaset(workload, history)
+    from shared import revisions  # a sibling module; kept beside its only users
+
+    return revisions.current(kind, workload, list(history))
+
+
+def new_pods(kind: str, workload: Obj, history: Iterable[Obj], pods: Iterable[Obj]) -> list[Obj]:
+    """The pods of a workload's new revision, by name."""
+    new = new_revision(kind, workload, history)
+    return _pods_at(kind, workload, new, pods) if new else []
+
+
+def _pods_at(kind: str, workload: Obj, new: Obj, pods: Iterable[Obj]) -> list[Obj]:
+    if kind == "Deployment":
+        return owned_pods(new, pods)
+    from shared import revisions
+
+    return revisions.pods_of(workload, new, pods)
+
+
+def stability_problem(pod: Obj, restarts_before: int) -> str:
+    """Why a new pod is no longer stable after its rollout ("" while it is): not Ready, or restarted since
+    (`restarts_before` is its containers' restart count when the window began), with its last termination."""
+    statuses = (pod.get("status") or {}).get("containerStatuses") or ()
+    restarts = restart_count(pod)
+    if _meta(pod).get("deletionTimestamp"):
+        return f"pod {_meta(pod).get('name')} is being deleted"
+    if restarts <= restarts_before and is_ready(pod):
+        return ""
+    what = f"restarted ({restarts - restarts_before} new restarts)" if restarts > restarts_before else "is not Ready"
+    text = f"pod {_meta(pod).get('name')} was Ready, then {what}: {not_ready_reason(pod)}"
+    for cs in statuses:
+        state = cs.get("state") or {}
+        ended = state.get("terminated") or (cs.get("lastState") or {}).get("terminated")
+        if ended and (restarts > restarts_before or state.get("terminated")):
+            text += f"; container {cs.get('name')} last termination: {ended.get('reason') or 'terminated'}, exit code "
+            text += f"{ended.get('exitCode', '?')}" + (
+                f": {str(ended['message']).strip()}" if ended.get("message") else ""
+            )
+    return text
+
+
+def restart_count(pod: Obj) -> int:
+    return sum(cs.get("restartCount") or 0 for cs in (pod.get("status") or {}).get("containerStatuses") or ())
 
 
 def _judged(

@@ -384,3 +384,15 @@ def undo_rollout(
     history_kind = "ReplicaSet" if kind == "Deployment" else "ControllerRevision"
     log.info(f"{label(kind, name)} rolled back to revision {revision} ({history_kind} {target['metadata']['name']})")
     return revision
+
+
+def new_pods(cluster: Cluster, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
+    """The live pods of a workload's new revision (its new ReplicaSet's, or at its new ControllerRevision)."""
+    workload = cluster.read(api(cluster, "read", kind), name, namespace)
+    selector = rollout.selector_string((workload.get("spec") or {}).get("selector"))
+    history = cluster.read(
+        getattr(cluster.apps, f"list_namespaced_{_HISTORY[kind]}"), namespace, label_selector=selector
+    )
+    pods = cluster.read(cluster.core.list_namespaced_pod, namespace, label_selector=selector)
+    found = rollout.new_pods(kind, workload, history.get("items") or [], pods.get("items") or [])
+    return [dict(p) for p in found if not p["metadata"].get("deletionTimestamp")]
