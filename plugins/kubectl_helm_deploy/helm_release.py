@@ -23,6 +23,7 @@ from pyhelm3 import errors as helm_errors
 from plugins.kubectl_helm_deploy.execution import Execution
 from plugins.kubectl_helm_deploy.plan import HelmRelease
 from shared.errors import PluginError, RolloutFailed, SettingsError
+from shared.rollout import KINDS
 
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback", "uninstalling")
 
@@ -95,15 +96,16 @@ async def _run(deploy: Execution, helm: HelmRelease, kubeconfig: Path) -> None:
     deploy.record.revisions[helm.release] = str(rev.revision)
     if not options.wait:
         return
-    names = [r["metadata"]["name"] for r in await rev.resources() if r and r.get("kind") == "Deployment"]
+    workloads = [(r["kind"], r["metadata"]["name"]) for r in await rev.resources() if r and r.get("kind") in KINDS]
+    workloads.sort(key=lambda w: KINDS.index(w[0]))  # Deployments first, as in manifests mode
     try:
-        for name in names:
-            log.heading(f"Wait for the rollout of deployment {name}")
-            deploy.wait(name)
+        for kind, name in workloads:
+            log.heading(f"Wait for the rollout of {kind.lower()} {name}")
+            deploy.wait(name, kind)
     except RolloutFailed as failure:
         if not options.rollback_on_failure:
             raise
-        raise await _roll_back(deploy, client, rev, previous, names, failure) from None
+        raise await _roll_back(deploy, client, rev, previous, workloads, failure) from None
 
 
 async def _proceedable(deploy: Execution, client: pyhelm3.Client, release: str, timeout: str) -> Any:
@@ -130,7 +132,12 @@ async def _proceedable(deploy: Execution, client: pyhelm3.Client, release: str, 
 
 
 async def _roll_back(
-    deploy: Execution, client: pyhelm3.Client, rev: Any, previous: Any, names: list[str], failure: RolloutFailed
+    deploy: Execution,
+    client: pyhelm3.Client,
+    rev: Any,
+    previous: Any,
+    workloads: list[tuple[str, str]],
+    failure: RolloutFailed,
 ) -> PluginError:
     release = rev.release
     if previous is None:
@@ -140,8 +147,8 @@ async def _roll_back(
     deploy.log.heading(f"helm rollback {release.name} {previous.revision}")
     try:
         back = await release.rollback(previous.revision, wait=False, timeout=f"{int(deploy.options.timeout)}s")
-        for name in names:
-            deploy.wait(name)
+        for kind, name in workloads:
+            deploy.wait(name, kind)
     except helm_errors.Error as e:
         return PluginError(f"{failure}; {_failure('rollback', e)}")
     except PluginError as e:

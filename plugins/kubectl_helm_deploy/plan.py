@@ -42,6 +42,7 @@ class Options:
     max_restarts: int
     rollback_on_failure: bool
     force_conflicts: bool
+    min_stable: float = 0.0  # after a rollout, its new pods stay Ready with no new restart this long
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,11 @@ class Prune:
 
 @dataclass(frozen=True)
 class Rolling:
-    """Apply every object, then wait for these Deployments (undoing a failed one)."""
+    """Apply every object, then wait for these Deployments, then these StatefulSets and DaemonSets (kind, name),
+    undoing a failed one."""
 
     wait_for: tuple[str, ...]
+    workloads: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,9 @@ class Plan:
 def _describe_steps(steps: Strategy, options: Options) -> list[str]:
     wait = "" if options.wait else " (not waited for)"
     if isinstance(steps, Rolling):
-        return [f"wait for deployment {name}{wait}" for name in steps.wait_for]
+        return [f"wait for deployment {name}{wait}" for name in steps.wait_for] + [
+            f"wait for {kind.lower()} {name}{wait}" for kind, name in steps.workloads
+        ]
     if isinstance(steps, BlueGreen):
         lines = [f"blue/green: {steps.live or 'nothing'} serves; the new version goes to {steps.colored(steps.new)}"]
         if steps.preview_service:
@@ -188,6 +193,7 @@ def options_of(values: Values) -> Options:
         max_restarts=int(values.max_restarts),
         rollback_on_failure=bool(values.rollback_on_failure),
         force_conflicts=bool(values.force_conflicts),
+        min_stable=float(values.min_stable),
     )
 
 

@@ -96,6 +96,13 @@ STRATEGY: tuple[Setting, ...] = (
         "max_restarts", "int", 2, "A new pod restarting more often than this fails the rollout", minimum=0, maximum=1000
     ),
     Setting(
+        "min_stable",
+        "duration",
+        0.0,
+        "After each rollout, every new pod must stay Ready with no new restart this long (e.g. 30s)",
+        maximum=3600,
+    ),
+    Setting(
         "service", doc="Blue/green: the Service that carries traffic; canary: the stable Service", format="service"
     ),
     Setting(

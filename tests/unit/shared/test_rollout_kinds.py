@@ -281,3 +281,65 @@ def test_assess_daemonset_restarts_above_the_limit_fail() -> None:
     ds = {**daemonset(available=2), "metadata": {"name": "agent", "uid": "db-uid", "generation": 2}}
     verdict = rollout.assess("DaemonSet", ds, HISTORY, [pod("agent-x", "new", restarts=4)], max_restarts=2)
     assert verdict.failed and "restarted more than 2 times" in verdict.message
+
+
+# -- kind/name settings and min_stable's judgement -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("web", ("Deployment", "web")),
+        ("deploy/web", ("Deployment", "web")),
+        ("StatefulSet/db", ("StatefulSet", "db")),
+        ("sts/db", ("StatefulSet", "db")),
+        ("daemonsets/agent", ("DaemonSet", "agent")),
+    ],
+)
+def test_parse_workload(value: str, expected: tuple[str, str]) -> None:
+    assert rollout.parse_workload(value) == expected
+
+
+def test_parse_workload_refuses_other_kinds() -> None:
+    with pytest.raises(ValueError, match='"pod" is not deployment, statefulset or daemonset'):
+        rollout.parse_workload("pod/web")
+
+
+def crashed(restarts: int, *, ready: bool, running: bool) -> dict[str, Any]:
+    ended = {"reason": "Error", "exitCode": 3, "message": "boom after ready\n"}
+    cs: dict[str, Any] = {"name": "app", "restartCount": restarts}
+    cs["state"] = {"running": {}} if running else {"terminated": ended}
+    if restarts:
+        cs["lastState"] = {"terminated": ended}
+    return {
+        "metadata": {"name": "db-0"},
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            "containerStatuses": [cs],
+        },
+    }
+
+
+STABILITY_CASES = [
+    pytest.param(crashed(1, ready=True, running=True), 1, "", id="ready-no-new-restart"),
+    pytest.param(
+        crashed(0, ready=False, running=False),
+        0,
+        "pod db-0 was Ready, then is not Ready: Running; container app last termination: Error, exit code 3: "
+        "boom after ready",
+        id="container-just-died",
+    ),
+    pytest.param(
+        crashed(2, ready=True, running=True),
+        1,
+        "pod db-0 was Ready, then restarted (1 new restarts): Running; container app last termination: Error, "
+        "exit code 3: boom after ready",
+        id="restarted-and-ready-again",
+    ),
+]
+
+
+@pytest.mark.parametrize(("pod_obj", "before", "expected"), STABILITY_CASES)
+def test_stability_problem(pod_obj: dict[str, Any], before: int, expected: str) -> None:
+    assert rollout.stability_problem(pod_obj, before) == expected
