@@ -100,7 +100,10 @@ def test_plan_http_expectation_and_canary() -> None:
 def test_describe_names_target_image_and_rollback() -> None:
     values = load(label_selector="app=web", rollback_on_failure="true")
     lines = build_plan(values, PUBLISHED, "shop").describe()  # type: ignore[arg-type]
-    assert lines[0].startswith("namespace shop: wait for the rollout of Deployments, StatefulSets and DaemonSets matching app=web (timeout 300s")
+    assert lines[0].startswith(
+        "namespace shop: wait for the rollout of Deployments, StatefulSets and DaemonSets matching app=web "
+        "(timeout 300s"
+    )
     assert f"every new pod must run reg:5000/shop/web@{DIGEST} (.shipline/publish.json)" in lines
     assert lines[-1] == "on failure: roll back to the previous revision"
 
