@@ -61,7 +61,8 @@ def _failure(action: str, error: helm_errors.Error) -> PluginError:
 async def _run(deploy: Execution, helm: HelmRelease, kubeconfig: Path) -> None:
     plan, options, log = deploy.plan, deploy.options, deploy.log
     timeout = f"{int(options.timeout)}s"
-    client = pyhelm3.Client(kubeconfig=kubeconfig, executable=helm.helm_bin, default_timeout=timeout)
+    command = pyhelm3.command.Command(kubeconfig=kubeconfig, executable=helm.helm_bin, default_timeout=timeout)
+    client = pyhelm3.Client(command, executable=helm.helm_bin)
     ns = plan.namespace
     try:
         chart = await client.get_chart(
@@ -102,10 +103,32 @@ async def _run(deploy: Execution, helm: HelmRelease, kubeconfig: Path) -> None:
         for kind, name in workloads:
             log.heading(f"Wait for the rollout of {kind.lower()} {name}")
             deploy.wait(name, kind)
+        if helm.test:
+            await _test(deploy, command, helm.release, timeout)
     except RolloutFailed as failure:
         if not options.rollback_on_failure:
             raise
         raise await _roll_back(deploy, client, rev, previous, workloads, failure) from None
+
+
+async def _test(deploy: Execution, command: pyhelm3.command.Command, release: str, timeout: str) -> None:
+    """`helm test --logs` through pyhelm3's command runner (the same kubeconfig file, no shell); the test pods'
+    logs are shown either way, and a failed test is a failed rollout."""
+    deploy.log.heading(f"helm test {release}")
+    argv = ["test", release, "--namespace", deploy.plan.namespace, "--logs", "--timeout", timeout]
+    try:
+        out = await command.run(argv)
+    except helm_errors.Error as e:
+        _show(deploy, e.stdout.decode(errors="replace"))
+        raise RolloutFailed(str(_failure("test", e))) from None
+    _show(deploy, out.decode(errors="replace"))
+    deploy.record.notes.append(f"helm test {release} passed")
+
+
+def _show(deploy: Execution, output: str) -> None:
+    for line in output.splitlines():
+        if line.strip():
+            deploy.log.info(f"    {line}")
 
 
 async def _proceedable(deploy: Execution, client: pyhelm3.Client, release: str, timeout: str) -> Any:

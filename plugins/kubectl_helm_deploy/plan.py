@@ -118,6 +118,7 @@ class HelmRelease:
     helm_bin: str
     atomic: bool
     create_namespace: bool
+    test: bool = False  # run the chart's test hooks (`helm test`) after the rollout
 
 
 Strategy = Rolling | BlueGreen | Canary | HelmRelease
@@ -182,7 +183,7 @@ def _describe_steps(steps: Strategy, options: Options) -> list[str]:
     return [
         f"helm release {steps.release}: chart {steps.chart}{version}",
         f"values: {json.dumps(steps.values, sort_keys=True)}",
-    ]
+    ] + ([f"helm test {steps.release}: the chart's test hooks must pass{wait}"] if steps.test else [])
 
 
 def options_of(values: Values) -> Options:

@@ -73,6 +73,12 @@ HELM: tuple[Setting, ...] = (
     ),
     Setting("helm_lint", "bool", True, "Run `helm lint` first; a failing lint is an input error, nothing deployed"),
     Setting("atomic", "bool", False, "Pass --atomic to helm (helm waits and rolls back by itself)"),
+    Setting(
+        "helm_test",
+        "bool",
+        False,
+        "Run the chart's test hooks (`helm test`) after the rollout; a failing test is a failed rollout",
+    ),
     Setting("create_namespace", "bool", False, "Let helm create the namespace (needs cluster rights)"),
     Setting("helm_bin", default="helm", doc="The helm executable", fallback=("HELM_BIN",)),
 )
