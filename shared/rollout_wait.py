@@ -11,6 +11,7 @@ Only the timeout, a failed rollout or refused credentials end the wait.
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -383,7 +384,39 @@ def undo_rollout(
     )
     history_kind = "ReplicaSet" if kind == "Deployment" else "ControllerRevision"
     log.info(f"{label(kind, name)} rolled back to revision {revision} ({history_kind} {target['metadata']['name']})")
+    if kind == "StatefulSet":
+        _force_rollback(cluster, namespace, workload, history, selector, deadline, log)
     return revision
+
+
+def _force_rollback(
+    cluster: Cluster,
+    namespace: str,
+    sts: dict[str, Any],
+    history: list[dict[str, Any]],
+    selector: str,
+    deadline: float,
+    log: Log,
+) -> None:
+    """Kubernetes' documented "forced rollback": a StatefulSet (OrderedReady) never replaces a pod of the failed
+    revision that is not Ready, so the rollback would wait forever. Those pods are deleted; the controller
+    recreates them from the restored template under the same names."""
+    failed = revisions.current("StatefulSet", sts, history)
+    if failed is None:
+        return
+    pods = cluster.retrying(
+        lambda: cluster.raw(cluster.core.list_namespaced_pod, namespace, label_selector=selector),
+        deadline,
+        log,
+        "listing pods",
+    )
+    for pod in revisions.pods_of(sts, failed, pods.get("items") or []):
+        if rollout.is_ready(pod) or pod["metadata"].get("deletionTimestamp"):
+            continue
+        pod_name: str = pod["metadata"]["name"]
+        delete = functools.partial(cluster.core.delete_namespaced_pod, pod_name, namespace, _request_timeout=30)
+        cluster.retrying(delete, deadline, log, f"deleting pod {pod_name}")
+        log.info(f"deleted pod {pod_name}: not Ready at the failed revision, recreated from the restored template")
 
 
 def new_pods(cluster: Cluster, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:

@@ -63,8 +63,9 @@ class Execution:
             self.log.info("nothing to prune")
         self.record.outcomes.extend(pruned)
 
-    def wait(self, name: str, kind: str = "Deployment") -> str:
-        """Wait for workload `name`'s rollout (then min_stable); the revision it serves."""
+    def wait(self, name: str, kind: str = "Deployment", *, stable: bool = True) -> str:
+        """Wait for workload `name`'s rollout (then min_stable, unless `stable` is False: a rollback returns to
+        what ran before); the revision it serves."""
         result = wait_for_rollout(
             self.cluster,
             self.plan.namespace,
@@ -74,7 +75,7 @@ class Execution:
             max_restarts=self.options.max_restarts,
             kind=kind,
         )
-        if self.options.min_stable and result.waited:
+        if stable and self.options.min_stable and result.waited:
             from shared.stability import hold_stable
 
             hold_stable(self.cluster, self.plan.namespace, kind, name, self.options.min_stable, self.log)
@@ -95,7 +96,7 @@ class Execution:
         self.log.heading(f"Roll back {kind.lower()} {name}")
         try:
             undo_rollout(self.cluster, self.plan.namespace, name, log=self.log, kind=kind)
-            revision = self.wait(name, kind)
+            revision = self.wait(name, kind, stable=False)
         except PluginError as e:
             return RolloutFailed(f"{failure}; rollback failed too: {e}")
         serving = self.record.serving.get(show_workload(kind, name), {})

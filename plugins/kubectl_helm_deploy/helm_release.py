@@ -171,7 +171,7 @@ async def _roll_back(
     try:
         back = await release.rollback(previous.revision, wait=False, timeout=f"{int(deploy.options.timeout)}s")
         for kind, name in workloads:
-            deploy.wait(name, kind)
+            deploy.wait(name, kind, stable=False)
     except helm_errors.Error as e:
         return PluginError(f"{failure}; {_failure('rollback', e)}")
     except PluginError as e:
