@@ -1,7 +1,7 @@
 """ControllerRevisions, pure: the history of StatefulSets and DaemonSets, as kubectl's `rollout undo` reads it.
 
 A StatefulSet names its new revision in `status.updateRevision` and labels each pod with the revision's name; a
-DaemonSet's current revision is the one holding its pod template, and its pods carry the revision's hash. Either
+DaemonSet's current revision is its highest-numbered one, and its pods carry that revision's hash. Either
 way the pod label is `controller-revision-hash`. A revision's `data` is the patch that restores its template.
 """
 
@@ -61,9 +61,11 @@ def undo_patch(revision: Obj) -> list[dict[str, Any]]:
 
 
 def pods_of(workload: Obj, revision: Obj, pods: Iterable[Obj]) -> list[Obj]:
-    """The workload's pods at `revision` (their `controller-revision-hash` is its name or its hash), by name."""
+    """The workload's pods at `revision`, by name: their `controller-revision-hash` is the revision's name (a
+    StatefulSet's) or the hash its own labels carry (a DaemonSet's, under that same key)."""
     meta = revision.get("metadata") or {}
-    wanted = {meta.get("name"), (meta.get("labels") or {}).get(HASH_LABEL)} - {None}
+    labels = meta.get("labels") or {}
+    wanted = {meta.get("name"), labels.get(HASH_LABEL), labels.get(POD_LABEL)} - {None}
     uid = (workload.get("metadata") or {}).get("uid")
     return sorted(
         (

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 from kubernetes import client
 
-from .stacklib import wait_for
+from .stacklib import KWOK_TOLERATION, wait_for
 
 PORT = 8080
 
@@ -203,8 +203,11 @@ def statefulset(
     }
 
 
-def daemonset(name: str, image_ref: str, *, strategy: str = "RollingUpdate") -> dict[str, Any]:
-    """A DaemonSet of the example app: one pod per node the namespace's placement allows."""
+def daemonset(name: str, image_ref: str, *, strategy: str = "RollingUpdate", kwok: bool = False) -> dict[str, Any]:
+    """A DaemonSet of the example app, one pod per node. The DaemonSet controller picks its nodes from the
+    template alone (the namespace's placement is added to each pod later), so `kwok` puts the kwok nodes'
+    selector and toleration in the template; without it, the kwok nodes' taint leaves the real node."""
+    placement = {"nodeSelector": {"type": "kwok"}, "tolerations": [KWOK_TOLERATION]} if kwok else {}
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
@@ -214,7 +217,7 @@ def daemonset(name: str, image_ref: str, *, strategy: str = "RollingUpdate") -> 
             "selector": {"matchLabels": {"app": name}},
             "template": {
                 "metadata": {"labels": {"app": name}},
-                "spec": {"terminationGracePeriodSeconds": 5, "containers": [quick_container(image_ref)]},
+                "spec": {"terminationGracePeriodSeconds": 5, "containers": [quick_container(image_ref)], **placement},
             },
         },
     }

@@ -21,7 +21,7 @@ from kubernetes import client
 from plugins.chaos_kill.__main__ import main as chaos_main
 from plugins.deployment_verify.__main__ import main as verify_main
 from shared import rollout
-from tests.harness import Harness, Run
+from tests.harness import Harness, Main, Run, plugin_env
 
 from .conftest import Deploy
 from .realnode import create, daemonset, deployment, image, live_pods, statefulset
@@ -141,11 +141,24 @@ def test_statefulset_and_daemonset_messages_are_kubectls(
 # -- the plugins on StatefulSets and DaemonSets -------------------------------------------------------------------
 
 
+def runner(main: Main, deployer: Harness, report: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Run]:
+    """A plugin run beside the `deploy` fixture's on the same harness: its settings (and its report file) are
+    removed from the environment afterwards, so the next deploy does not inherit them."""
+
+    def run(**settings: object) -> Run:
+        result = deployer.run(main, report, report_file=report, **settings)
+        for key in plugin_env({**settings, "report_file": report}):
+            monkeypatch.delenv(key, raising=False)
+        deployer.setenv()  # the base settings (the deploy fixture's report_file) again
+        return result
+
+    return run
+
+
 @pytest.fixture
-def verify(deployer: Harness, tmp_path: Path) -> Callable[..., Run]:
+def verify(deployer: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Run]:
     """deployment-verify with `settings` and the namespace's deployer credentials."""
-    report = tmp_path / "verify.json"
-    return lambda **settings: deployer.run(verify_main, report, report_file=report, **settings)
+    return runner(verify_main, deployer, tmp_path / "verify.json", monkeypatch)
 
 
 def manifest(path: Path, *objects: dict[str, Any]) -> str:
@@ -211,8 +224,9 @@ def test_daemonset_complete_only_when_every_node_runs_the_new_revision(
     """On the two kwok nodes (simulated pods): completion counting across nodes only; crashes are on the real node."""
     nodes = client.CoreV1Api(kube_admin).list_node(label_selector="type=kwok").items
     assert len(nodes) >= 2, "the stack has fewer than 2 kwok nodes"
-    files = manifest(tmp_path / "agent.yaml", daemonset("agent", image(stack, "healthy")))
-    assert deploy(manifests=files).code == 0
+    files = manifest(tmp_path / "agent.yaml", daemonset("agent", image(stack, "healthy"), kwok=True))
+    first = deploy(manifests=files)
+    assert first.code == 0, first.out
     rolled = deploy(manifests=files, image=image(stack, "v2"))
     assert rolled.code == 0, rolled.out
     assert 'daemon set "agent" successfully rolled out' in rolled.out
@@ -262,9 +276,8 @@ def test_min_stable_fails_a_pod_that_crashes_after_ready_and_passes_a_healthy_on
 
 
 @pytest.fixture
-def chaos(deployer: Harness, tmp_path: Path) -> Callable[..., Run]:
-    report = tmp_path / "chaos.json"
-    return lambda **settings: deployer.run(chaos_main, report, report_file=report, **settings)
+def chaos(deployer: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Run]:
+    return runner(chaos_main, deployer, tmp_path / "chaos.json", monkeypatch)
 
 
 @pytest.mark.real_node

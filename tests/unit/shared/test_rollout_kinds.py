@@ -248,6 +248,13 @@ def test_pods_of_a_revision_by_name_or_hash() -> None:
     assert [p["metadata"]["name"] for p in revisions.pods_of(statefulset(), HISTORY[1], pods)] == ["agent-a", "db-1"]
 
 
+def test_pods_of_a_daemonset_revision_by_its_controller_revision_hash_label() -> None:
+    # As the DaemonSet controller labels its revisions: the hash under the pods' own key, no other hash label.
+    ds_revision = {**HISTORY[1], "metadata": {**HISTORY[1]["metadata"], "labels": {revisions.POD_LABEL: "5975"}}}
+    pods = [pod("agent-a", "5975"), pod("agent-b", "1111")]
+    assert [p["metadata"]["name"] for p in revisions.pods_of(statefulset(), ds_revision, pods)] == ["agent-a"]
+
+
 # -- assess for the other kinds ----------------------------------------------------------------------------
 
 
