@@ -24,7 +24,17 @@ from shared import rollout
 from tests.harness import Harness, Main, Run, plugin_env
 
 from .conftest import Deploy
-from .realnode import create, daemonset, deployment, image, live_pods, statefulset
+from .realnode import (
+    create,
+    daemonset,
+    deployment,
+    image,
+    live_pods,
+    service,
+    service_url,
+    statefulset,
+    wait_answering,
+)
 from .stacklib import Namespace, wait_for
 
 API = {"StatefulSet": "stateful_set", "DaemonSet": "daemon_set", "Deployment": "deployment"}
@@ -78,7 +88,7 @@ def kubectl_says(stack: dict[str, str], api: client.ApiClient, namespace: str, k
 
 @pytest.mark.real_node
 def test_statefulset_and_daemonset_messages_are_kubectls(
-    stack: dict[str, str], kube_admin: client.ApiClient, namespace: Namespace
+    stack: dict[str, str], kube_admin: client.ApiClient, namespace: Namespace, verify: Callable[..., Run]
 ) -> None:
     ns = namespace.name
     create(
@@ -102,6 +112,10 @@ def test_statefulset_and_daemonset_messages_are_kubectls(
         settle(kube_admin, ns, kind, name, message)
         ours, theirs = kubectl_says(stack, kube_admin, ns, kind, name)
         assert ours == theirs and ours.startswith(message)
+    # OnDelete: verify reports it and does not wait (kubectl exits at once too).
+    on_delete = verify(workloads="statefulset/od")
+    assert on_delete.code == 0, on_delete.out
+    assert "update strategy OnDelete, not waited for (as kubectl)" in on_delete.out
 
     # A partition: only ordinal 1 takes v2, and the rollout is complete once it has.
     patch(
@@ -204,6 +218,9 @@ def test_statefulset_partition_crash_fails_fast_and_undo_restores(
     assert "partition 1, so only ordinals 1 and above are updated" in checked.out
     image_check = next(c for c in checked.report["checks"] if c["name"] == "image statefulset/db")
     assert image_check["measured"] == "1 of 1 pods run it"
+    selected = verify(label_selector="app=db")  # a label selector finds StatefulSets too
+    assert selected.code == 0, selected.out
+    assert "label selector app=db matches: statefulset/db" in selected.out
 
     # Without the partition, a crashing image: fails in seconds (not at the timeout), then undo to v2 everywhere.
     files = manifest(tmp_path / "db.yaml", statefulset("db", healthy, 2, partition=0))
@@ -216,6 +233,8 @@ def test_statefulset_partition_crash_fails_fast_and_undo_restores(
     assert took < 100, f"took {took:.0f}s: not failing fast"
     wait_for(lambda: all_ready(kube_admin, ns, "app=db", 2), 90, 1, "both db pods Ready again")
     assert images_of(kube_admin, ns, "app=db") == {"db-0": v2, "db-1": v2}
+    create(kube_admin, ns, service("db"))
+    assert "v2" in wait_answering(service_url(kube_admin, ns, "db", "/version"), 60)
 
 
 def test_daemonset_complete_only_when_every_node_runs_the_new_revision(
@@ -232,6 +251,8 @@ def test_daemonset_complete_only_when_every_node_runs_the_new_revision(
     assert 'daemon set "agent" successfully rolled out' in rolled.out
     ds = read(kube_admin, namespace.name, "DaemonSet", "agent")["status"]
     assert ds["desiredNumberScheduled"] == ds["updatedNumberScheduled"] == ds["numberAvailable"] == len(nodes)
+    ours, theirs = kubectl_says(stack, kube_admin, namespace.name, "DaemonSet", "agent")
+    assert ours == theirs == 'daemon set "agent" successfully rolled out'
     assert set(images_of(kube_admin, namespace.name, "app=agent").values()) == {image(stack, "v2")}
 
 
