@@ -4,7 +4,7 @@
 #   scripts/images.sh                  the local base (stack/base-image.sh), the build context, the four images
 #   scripts/images.sh chaos-kill ...   only these images
 #   scripts/images.sh --context-only   only the build context: build/wheels (shipline and its dependencies as
-#                                      wheels, plus pip's own) and build/helm/helm
+#                                      wheels, plus pip's own), build/helm/helm and build/buildctl/buildctl
 #   scripts/images.sh --sizes          only the sizes of the images built last (what `make bench` prints)
 #
 # Each image is FROM scratch: the Dockerfiles' shared build stage runs images/layers.py, which splits a minimal
@@ -16,7 +16,7 @@
 # shipline/<plugin>:<version from pyproject.toml>, or :$SHIPLINE_IMAGE_TAG when set (several checkouts sharing one
 # engine keep their images apart that way).
 #
-# Environment: DOCKER_HOST and HELM_BIN (default: from .stack/env, written by `make up`); BASE_IMAGE (default:
+# Environment: DOCKER_HOST, HELM_BIN and BUILDCTL_BIN (default: from .stack/env, written by `make up`); BASE_IMAGE (default:
 # shipline/python-base:bookworm, made by stack/base-image.sh when missing; set it to python:3.11-slim where the
 # official image can be pulled).
 set -euo pipefail
@@ -30,9 +30,10 @@ die() { printf '[images] FAILED: %s\n' "$*" >&2; exit 1; }
 
 if [ -f .stack/env ]; then
   # Only what this script needs, without exporting the stack's secrets to every child.
-  eval "$(grep -E '^(DOCKER_HOST|HELM_BIN)=' .stack/env | sed 's/^/stack_/')"
+  eval "$(grep -E '^(DOCKER_HOST|HELM_BIN|BUILDCTL_BIN)=' .stack/env | sed 's/^/stack_/')"
   DOCKER_HOST=${DOCKER_HOST:-${stack_DOCKER_HOST:-}}
   HELM_BIN=${HELM_BIN:-${stack_HELM_BIN:-}}
+  BUILDCTL_BIN=${BUILDCTL_BIN:-${stack_BUILDCTL_BIN:-}}
 fi
 [ -n "${DOCKER_HOST:-}" ] && export DOCKER_HOST
 PY=${PY:-$ROOT/.venv/bin/python}
@@ -91,9 +92,15 @@ make_context() {
   [ -n "$helm" ] || { helm=$(command -v helm || true); }
   [ -x "$helm" ] || die "no helm binary: set HELM_BIN or run make up (it builds helm into the cache)"
   cmp -s "$helm" "$ROOT/build/helm/helm" || install -m 0755 "$helm" "$ROOT/build/helm/helm"
+  # BuildKit's client for docker-publish-tagger's image (static, built by stack/build-bins.sh buildkit).
+  local buildctl=${BUILDCTL_BIN:-}
+  [ -n "$buildctl" ] || { buildctl=$(command -v buildctl || true); }
+  [ -x "$buildctl" ] || die "no buildctl binary: set BUILDCTL_BIN or run make up (it builds BuildKit into the cache)"
+  mkdir -p "$ROOT/build/buildctl"
+  cmp -s "$buildctl" "$ROOT/build/buildctl/buildctl" || install -m 0755 "$buildctl" "$ROOT/build/buildctl/buildctl"
 }
 make_context
-[ -z "$context_only" ] || { log "build context ready: build/wheels, build/helm/helm"; exit 0; }
+[ -z "$context_only" ] || { log "build context ready: build/wheels, build/helm/helm, build/buildctl/buildctl"; exit 0; }
 
 # --- base image --------------------------------------------------------------------------------------------------
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || die "no Docker engine answers (DOCKER_HOST=${DOCKER_HOST:-unset}); run make up"

@@ -1,61 +1,126 @@
-"""The one way to talk to the Kubernetes API: `Cluster` owns the ApiClient, the request timeout, the translation
+"""The one way to talk to the Kubernetes API: `Cluster` owns the connection, the request timeout, the translation
 of failures into one clear line, the retry of transient failures (riding out an API server restart, see
-`shared.restart_grace`), and raw-JSON reads."""
+`shared.restart_grace`), and raw-JSON reads.
+
+Reads by REST path (`cluster.read(api_path(...))`) go over a plain keep-alive connection (the stdlib's
+http.client, shared.kube_rest) when the kubeconfig is the token one shared.auth writes: a plugin's first requests
+leave before the Kubernetes client (its generated API classes, urllib3) is even imported, which is most of a
+plugin's start-up. The typed API groups (`core`, `apps`, ...), the dynamic client and watches build that client
+on first use (shared.kube_client).
+"""
 
 from __future__ import annotations
 
+import http.client
 import json
 import ssl
+import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
-import urllib3
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from kubernetes.dynamic import DynamicClient
 
 from shared.auth import KubeAccess
 from shared.errors import AuthError, PluginError
+from shared.kube_rest import Rest, read_endpoint
 from shared.log import Log
-from shared.restart_grace import BACKOFF_START, NotingRetry, RestartGrace, next_delay
+from shared.restart_grace import BACKOFF_START, RestartGrace, loaded_urllib3, next_delay, tls_cut
+
+if TYPE_CHECKING:
+    from kubernetes import client
+    from kubernetes.dynamic import DynamicClient
 
 T = TypeVar("T")
 
-# What a failed request can raise: the API's answer, or the connection's trouble.
-REQUEST_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
+
+def request_errors() -> tuple[type[BaseException], ...]:
+    """What a failed request can raise: the API's answer, or the connection's trouble (urllib3's errors only
+    once the typed client has loaded it). Called in `except` clauses, so it is read when something failed."""
+    urllib3 = loaded_urllib3()
+    return (ApiException, http.client.HTTPException, OSError) + ((urllib3.exceptions.HTTPError,) if urllib3 else ())
+
+
+def api_path(api_version: str, plural: str, namespace: str = "", name: str = "") -> str:
+    """The REST path of a collection or one object: ("apps/v1", "deployments", "web", "app") ->
+    /apis/apps/v1/namespaces/web/deployments/app; the core group ("v1") is under /api."""
+    path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    if namespace:
+        path += f"/namespaces/{quote(namespace, safe='')}"
+    path += f"/{plural}"
+    return path + (f"/{quote(name, safe='')}" if name else "")
 
 
 class Cluster:
-    """One API server: typed API groups on one ApiClient, every request with a timeout and explained failures."""
+    """One API server: raw reads by path, typed API groups and the dynamic client on one lazily built ApiClient,
+    every request with a timeout and explained failures."""
 
     def __init__(
-        self, api: client.ApiClient, server: str, timeout: float = 30.0, grace: RestartGrace | None = None
+        self,
+        server: str,
+        make_api: Callable[[], client.ApiClient],
+        rest: Rest | None = None,
+        timeout: float = 30.0,
+        grace: RestartGrace | None = None,
     ) -> None:
-        self.api, self.server, self.timeout = api, server, timeout
+        self.server, self.timeout = server, timeout
         self.grace = grace or RestartGrace()  # one per connection: every thread using it shares the window
-        self.core = client.CoreV1Api(api)
-        self.apps = client.AppsV1Api(api)
-        self.batch = client.BatchV1Api(api)
-        self.discovery = client.DiscoveryV1Api(api)
+        self._make_api, self._rest = make_api, rest
+        self._api: client.ApiClient | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def connect(cls, access: KubeAccess, timeout: float = 30.0) -> Cluster:
-        """A client for `access`; no global configuration is touched."""
-        cfg = client.Configuration()
-        if not _token_kubeconfig(access.kubeconfig, cfg):
-            from kubernetes import config  # exec plugins, client certificates, auth providers: the client's loader
-
-            config.load_kube_config(config_file=str(access.kubeconfig), client_configuration=cfg, persist_config=False)
+        """A client for `access`; no global configuration is touched, nothing is connected yet."""
         grace = RestartGrace()
-        cfg.retries = NotingRetry(
-            total=3, connect=3, read=0, backoff_factor=0.5, status_forcelist=(502, 503, 504), grace=grace
-        )
-        return cls(client.ApiClient(cfg), access.server, timeout, grace)
+        endpoint = read_endpoint(access.kubeconfig)
+
+        def make_api() -> client.ApiClient:
+            from shared.kube_client import api_client
+
+            return api_client(access.kubeconfig, endpoint, grace)
+
+        return cls(access.server, make_api, Rest(endpoint, grace) if endpoint else None, timeout, grace)
+
+    @property
+    def api(self) -> client.ApiClient:
+        """The Kubernetes client's ApiClient (built, and the client imported, on first use)."""
+        with self._lock:
+            if self._api is None:
+                self._api = self._make_api()
+            return self._api
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        from kubernetes.client import CoreV1Api
+
+        return CoreV1Api(self.api)
+
+    @property
+    def apps(self) -> client.AppsV1Api:
+        from kubernetes.client import AppsV1Api
+
+        return AppsV1Api(self.api)
+
+    @property
+    def batch(self) -> client.BatchV1Api:
+        from kubernetes.client import BatchV1Api
+
+        return BatchV1Api(self.api)
+
+    @property
+    def discovery(self) -> client.DiscoveryV1Api:
+        from kubernetes.client import DiscoveryV1Api
+
+        return DiscoveryV1Api(self.api)
 
     def close(self) -> None:
-        self.api.close()
+        if self._rest is not None:
+            self._rest.close()
+        if self._api is not None:
+            self._api.close()
 
     def __enter__(self) -> Cluster:
         return self
@@ -65,6 +130,8 @@ class Cluster:
 
     def dynamic(self, cache_file: Path) -> DynamicClient:
         """A dynamic client (any kind the server serves) on this connection; discovery is its first request."""
+        from kubernetes.dynamic import DynamicClient
+
         try:
             return DynamicClient(self.api, cache_file=str(cache_file))
         except Exception as e:  # discovery: 401, TLS and connection errors surface here
@@ -83,23 +150,28 @@ class Cluster:
             if e.status in expect:
                 raise
             raise self.explain(e) from None
-        except REQUEST_ERRORS as e:
+        except request_errors() as e:
             raise self.explain(e) from None
 
-    def raw(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        """`fn`'s response as plain JSON (the API's own camelCase shape); API errors are left to the caller."""
-        resp = fn(*args, _preload_content=False, _request_timeout=timeout or self.timeout, **kwargs)
+    def raw(self, what: str | Callable[..., Any], *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        """The answer as plain JSON (the API's own camelCase shape); API errors are left to the caller. `what` is an
+        `api_path` (its query in `kwargs`, e.g. label_selector=...) or a typed API method (its arguments)."""
+        timeout = timeout or self.timeout
+        if isinstance(what, str):
+            return json.loads(self._get(what, _query(kwargs), timeout))
+        resp = what(*args, _preload_content=False, _request_timeout=timeout, **kwargs)
         return json.loads(resp.data)
 
     def read(
-        self, fn: Callable[..., Any], *args: Any, deadline: float | None = None, missing_ok: bool = False, **kwargs: Any
-    ) -> Any:
+        self, what: str | Callable[..., Any], *args: Any, deadline: float | None = None, missing_ok: bool = False,
+        **kwargs: Any,
+    ) -> Any:  # fmt: skip
         """`raw`, with failures explained; with a `deadline`, transient failures are retried until then; with
         `missing_ok`, an object that is not there (404) reads as {}."""
 
         def once() -> Any:
             try:
-                return self.raw(fn, *args, **kwargs)
+                return self.raw(what, *args, **kwargs)
             except ApiException as e:
                 if missing_ok and e.status == 404:
                     return {}
@@ -109,8 +181,18 @@ class Cluster:
             return self.retrying(once, deadline)
         try:
             return once()
-        except REQUEST_ERRORS as e:
+        except request_errors() as e:
             raise self.explain(e) from None
+
+    def _get(self, path: str, query: dict[str, str], timeout: float) -> bytes:
+        if self._rest is not None:
+            return self._rest.get(path, query, timeout)
+        # Another kind of kubeconfig: the same GET through the typed client, which knows its authentication.
+        resp = self.api.call_api(
+            path, "GET", query_params=list(query.items()), header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"], _preload_content=False, _request_timeout=timeout,
+        )  # fmt: skip
+        return resp.data  # type: ignore[no-any-return]
 
     def should_retry(self, error: BaseException, deadline: float, delay: float) -> bool:
         """Is `error` worth another try after `delay` seconds, before `deadline`? (`shared.restart_grace`'s rules:
@@ -123,7 +205,7 @@ class Cluster:
         while True:
             try:
                 return what()
-            except REQUEST_ERRORS as e:
+            except request_errors() as e:
                 if not self.should_retry(e, deadline, delay):
                     raise self.explain(e) from None
                 if log is not None:
@@ -132,24 +214,15 @@ class Cluster:
                 delay = next_delay(delay)
 
 
-def _token_kubeconfig(path: Path, cfg: client.Configuration) -> bool:
-    """The kubeconfig shared.auth writes (as JSON) for a server and a token file, read directly into `cfg` (False
-    for any other): the client's loader imports OAuth, exec and cloud auth support first, a good part of a
-    plugin's start."""
-    try:
-        kubeconfig = json.loads(path.read_text())
-        (cluster,) = [entry["cluster"] for entry in kubeconfig["clusters"]]
-        (user,) = [entry["user"] for entry in kubeconfig["users"]]
-    except (KeyError, TypeError, ValueError):
-        return False
-    plain = {"server", "certificate-authority", "insecure-skip-tls-verify"}
-    if set(user) != {"tokenFile"} or not set(cluster) <= plain:
-        return False
-    cfg.host = cluster["server"]
-    cfg.api_key["authorization"] = "Bearer " + Path(user["tokenFile"]).read_text().strip()
-    cfg.verify_ssl = not cluster.get("insecure-skip-tls-verify", False)
-    cfg.ssl_ca_cert = cluster.get("certificate-authority")
-    return True
+def _query(params: Mapping[str, Any]) -> dict[str, str]:
+    """snake_case keyword arguments as the API's camelCase query (label_selector -> labelSelector)."""
+    query = {}
+    for name, value in params.items():
+        if value is not None:
+            head, *rest = name.split("_")
+            key = head + "".join(part.title() for part in rest)
+            query[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return query
 
 
 def explain(error: BaseException, server: str) -> PluginError:
@@ -161,11 +234,13 @@ def explain(error: BaseException, server: str) -> PluginError:
         if error.status == 403:
             return AuthError(f"forbidden (403) from {server}: {message}")
         return PluginError(f"{error.status} {error.reason} from {server}: {message}")
-    if isinstance(error, urllib3.exceptions.MaxRetryError):
+    urllib3 = loaded_urllib3()
+    if urllib3 and isinstance(error, urllib3.exceptions.MaxRetryError):
         error = error.reason or error
-    if isinstance(error, (urllib3.exceptions.SSLError, ssl.SSLError)):
+    tls = isinstance(error, ssl.SSLError) or (urllib3 and isinstance(error, urllib3.exceptions.SSLError))
+    if tls and not tls_cut(error):  # a connection closed mid-handshake is "cannot reach" below
         return AuthError(f"TLS verification of {server} failed (wrong kubernetes_cert?): {_first_line(error)}")
-    if isinstance(error, (urllib3.exceptions.HTTPError, OSError)):
+    if isinstance(error, request_errors()):
         return PluginError(f"cannot reach {server}: {_first_line(error)}")
     return PluginError(f"{type(error).__name__} talking to {server}: {_first_line(error)}")
 

@@ -4,8 +4,8 @@ A kube-apiserver that has just restarted accepts connections before it is whole:
 are filled it answers 403 or 401 to requests it will allow a few seconds later, and it may answer 429/5xx while
 it catches up (`kubectl rollout status` waits through all of that). So:
 
-- a lost connection (refused, reset, cut mid-stream, timed out) and a 429/5xx answer are retried with backoff
-  until the step's deadline;
+- a lost connection (refused, reset, cut mid-stream or mid-handshake, timed out) and a 429/5xx answer are
+  retried with backoff until the step's deadline;
 - a 401/403 is retried only within a grace window (default 30 s) after the last lost connection, and never past
   the deadline; outside that window it is a real refusal and fails at once;
 - anything else (other 4xx, a failed TLS verification) fails at once.
@@ -17,17 +17,15 @@ watch opens the window for all of them.
 from __future__ import annotations
 
 import enum
+import http.client
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self
+from types import ModuleType
 
-import urllib3
 from kubernetes.client.exceptions import ApiException
-from urllib3.connectionpool import ConnectionPool
-from urllib3.response import BaseHTTPResponse
 
 GRACE_SECONDS = 30.0
 BACKOFF_START, BACKOFF_MAX = 0.25, 3.0
@@ -50,13 +48,36 @@ def classify(error: BaseException) -> Fault:
         if status in (401, 403):
             return Fault.REFUSED
         return Fault.BUSY if status in _BUSY_STATUS else Fault.FINAL
-    if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
+    urllib3 = loaded_urllib3()
+    if urllib3 and isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
         error = error.reason
-    if isinstance(error, (urllib3.exceptions.SSLError, ssl.SSLError)):
+    if tls_cut(error):
+        return Fault.LOST
+    if isinstance(error, ssl.SSLError) or (urllib3 and isinstance(error, urllib3.exceptions.SSLError)):
         return Fault.FINAL  # a wrong CA does not fix itself
-    if isinstance(error, (urllib3.exceptions.HTTPError, OSError)):
+    if isinstance(error, (OSError, http.client.HTTPException)):
+        return Fault.LOST
+    if urllib3 and isinstance(error, urllib3.exceptions.HTTPError):
         return Fault.LOST
     return Fault.FINAL
+
+
+def tls_cut(error: BaseException) -> bool:
+    """A TLS error that is a connection closed mid-handshake (EOF), not a failed verification; urllib3 wraps the
+    ssl module's error in its own."""
+    urllib3 = loaded_urllib3()
+    if urllib3 and isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
+        error = error.reason
+    if urllib3 and isinstance(error, urllib3.exceptions.SSLError) and error.args:
+        error = error.args[0]
+    return isinstance(error, (ssl.SSLEOFError, ssl.SSLZeroReturnError))
+
+
+def loaded_urllib3() -> ModuleType | None:
+    """urllib3, once something has imported it (the typed Kubernetes client does): before that, no error can be
+    one of its own, and importing it only to ask would cost a plugin's start-up (shared.kube's raw reads use
+    the stdlib's http.client)."""
+    return sys.modules.get("urllib3")
 
 
 def may_retry(fault: Fault, *, now: float, delay: float, deadline: float, lost_at: float | None, grace: float) -> bool:
@@ -96,30 +117,3 @@ class RestartGrace:
 def next_delay(delay: float) -> float:
     """The backoff after `delay`: doubling, capped."""
     return min(delay * 2, BACKOFF_MAX)
-
-
-class NotingRetry(urllib3.Retry):
-    """urllib3's retry policy that also tells a RestartGrace about connection errors it retries by itself (so a
-    401/403 right after a restart the client never saw as a failure is still within the window)."""
-
-    def __init__(self, *args: Any, grace: RestartGrace | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.grace = grace
-
-    def new(self, **kwargs: Any) -> Self:
-        renewed = super().new(**kwargs)
-        renewed.grace = self.grace
-        return renewed
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: BaseHTTPResponse | None = None,
-        error: Exception | None = None,
-        _pool: ConnectionPool | None = None,
-        _stacktrace: TracebackType | None = None,
-    ) -> Self:
-        if error is not None and self.grace is not None and classify(error) is Fault.LOST:
-            self.grace.connection_lost()
-        return super().increment(method, url, response, error, _pool, _stacktrace)

@@ -23,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 
 from shared import revisions, rollout
 from shared.errors import PluginError, RolloutFailed
-from shared.kube import REQUEST_ERRORS, Cluster
+from shared.kube import Cluster, api_path, request_errors
 from shared.log import Log
 from shared.restart_grace import BACKOFF_START, next_delay
 from shared.watching import WINDOW, Watch, WatchExpired
@@ -42,10 +42,13 @@ class RolloutResult:
 # The API's name of each kind (AppsV1Api's read_/list_/patch_namespaced_<name>) and of its history.
 _API = {"Deployment": "deployment", "StatefulSet": "stateful_set", "DaemonSet": "daemon_set"}
 _HISTORY = {"Deployment": "replica_set", "StatefulSet": "controller_revision", "DaemonSet": "controller_revision"}
+# Their REST plurals, for reads by path (`shared.kube.api_path`).
+PLURAL = {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
+HISTORY_PLURAL = {"Deployment": "replicasets", "StatefulSet": "controllerrevisions", "DaemonSet": "controllerrevisions"}
 
 
 def api(cluster: Cluster, verb: str, kind: str) -> Callable[..., Any]:
-    """`cluster.apps.<verb>_namespaced_<kind>`, e.g. api(cluster, "read", "StatefulSet")."""
+    """`cluster.apps.<verb>_namespaced_<kind>`, e.g. api(cluster, "patch", "StatefulSet")."""
     fn: Callable[..., Any] = getattr(cluster.apps, f"{verb}_namespaced_{_API[kind]}")
     return fn
 
@@ -125,7 +128,7 @@ class _Watcher(threading.Thread):
             except WatchExpired:
                 self.out.put(_Note(f"watch of {self.kind}s expired (410 Gone); listing again"))
                 version = None
-            except REQUEST_ERRORS as e:
+            except request_errors() as e:
                 if self.stop.is_set():
                     return
                 # The waiting thread owns the deadline: here the only bound is the grace window of a 401/403.
@@ -279,7 +282,7 @@ def timeout_message(name: str, timeout: float, verdict: rollout.Assessment, kind
 def _read_workload(cluster: Cluster, kind: str, namespace: str, name: str, deadline: float, log: Log) -> dict[str, Any]:
     def read() -> dict[str, Any]:
         try:
-            found: dict[str, Any] = cluster.raw(api(cluster, "read", kind), name, namespace)
+            found: dict[str, Any] = cluster.raw(api_path("apps/v1", PLURAL[kind], namespace, name))
             return found
         except ApiException as e:
             if e.status == 404:
@@ -295,8 +298,8 @@ def _log_events(cluster: Cluster, namespace: str, kind: str, name: str, state: _
     read them must not hide the rollout's own failure)."""
     names = {name, *state.objects["history"], *state.objects["pod"]}
     try:
-        listed = cluster.raw(cluster.core.list_namespaced_event, namespace, timeout=10)
-    except REQUEST_ERRORS as e:
+        listed = cluster.raw(api_path("v1", "events", namespace), timeout=10)
+    except request_errors() as e:
         log.warn(f"could not read events: {cluster.explain(e)}")
         return
     events = [e for e in listed.get("items") or [] if (e.get("involvedObject") or {}).get("name") in names]
@@ -349,9 +352,7 @@ def undo_rollout(
         )
     selector = rollout.selector_string((workload.get("spec") or {}).get("selector"))
     listed = cluster.retrying(
-        lambda: cluster.raw(
-            getattr(cluster.apps, f"list_namespaced_{_HISTORY[kind]}"), namespace, label_selector=selector
-        ),
+        lambda: cluster.raw(api_path("apps/v1", HISTORY_PLURAL[kind], namespace), label_selector=selector),
         deadline,
         log,
         f"listing the history of {label(kind, name)}",
@@ -405,7 +406,7 @@ def _force_rollback(
     if failed is None:
         return
     pods = cluster.retrying(
-        lambda: cluster.raw(cluster.core.list_namespaced_pod, namespace, label_selector=selector),
+        lambda: cluster.raw(api_path("v1", "pods", namespace), label_selector=selector),
         deadline,
         log,
         "listing pods",
@@ -421,11 +422,9 @@ def _force_rollback(
 
 def new_pods(cluster: Cluster, namespace: str, kind: str, name: str) -> list[dict[str, Any]]:
     """The live pods of a workload's new revision (its new ReplicaSet's, or at its new ControllerRevision)."""
-    workload = cluster.read(api(cluster, "read", kind), name, namespace)
+    workload = cluster.read(api_path("apps/v1", PLURAL[kind], namespace, name))
     selector = rollout.selector_string((workload.get("spec") or {}).get("selector"))
-    history = cluster.read(
-        getattr(cluster.apps, f"list_namespaced_{_HISTORY[kind]}"), namespace, label_selector=selector
-    )
-    pods = cluster.read(cluster.core.list_namespaced_pod, namespace, label_selector=selector)
+    history = cluster.read(api_path("apps/v1", HISTORY_PLURAL[kind], namespace), label_selector=selector)
+    pods = cluster.read(api_path("v1", "pods", namespace), label_selector=selector)
     found = rollout.new_pods(kind, workload, history.get("items") or [], pods.get("items") or [])
     return [dict(p) for p in found if not p["metadata"].get("deletionTimestamp")]

@@ -12,10 +12,10 @@ from typing import Any
 
 from shared import rollout
 from shared.errors import RolloutFailed
-from shared.kube import REQUEST_ERRORS, Cluster
+from shared.kube import Cluster, api_path, request_errors
 from shared.log import Log
 from shared.restart_grace import BACKOFF_START, next_delay
-from shared.rollout_wait import api, label, new_pods
+from shared.rollout_wait import PLURAL, label, new_pods
 from shared.watching import Watch, WatchExpired
 
 
@@ -33,7 +33,7 @@ def hold_stable(cluster: Cluster, namespace: str, kind: str, name: str, seconds:
     while (remaining := deadline - time.monotonic()) > 0:
         try:
             if not version:
-                listed = cluster.raw(cluster.core.list_namespaced_pod, namespace, label_selector=labels)
+                listed = cluster.raw(api_path("v1", "pods", namespace), label_selector=labels)
                 version = listed["metadata"]["resourceVersion"]
                 current = {p["metadata"]["name"]: p for p in listed.get("items") or []}
                 for pod_name in baseline:
@@ -57,7 +57,7 @@ def hold_stable(cluster: Cluster, namespace: str, kind: str, name: str, seconds:
             delay = BACKOFF_START
         except WatchExpired:
             version = ""
-        except REQUEST_ERRORS as e:
+        except request_errors() as e:
             if not cluster.should_retry(e, deadline, delay):
                 raise cluster.explain(e) from None
             version = ""
@@ -73,5 +73,5 @@ def _judge(pod_name: str, pod: dict[str, Any] | None, baseline: dict[str, int], 
 
 
 def _selector(cluster: Cluster, namespace: str, kind: str, name: str) -> str:
-    workload = cluster.read(api(cluster, "read", kind), name, namespace)
+    workload = cluster.read(api_path("apps/v1", PLURAL[kind], namespace, name))
     return rollout.selector_string((workload.get("spec") or {}).get("selector"))

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
-from kubernetes.watch.watch import iter_resp_lines
 
 # Seconds the server keeps one watch open at most (callers then resume from the last resourceVersion); short
 # enough that a stopped wait's threads end soon, long enough not to matter for load.
@@ -54,6 +53,8 @@ class Watch(contextlib.AbstractContextManager["Watch"]):
         self.response.release_conn()
 
     def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        from kubernetes.watch.watch import iter_resp_lines  # kubernetes.watch imports pydoc: not at start-up
+
         for line in iter_resp_lines(self.response):
             event = json.loads(line)
             kind, obj = str(event.get("type")), event.get("object") or {}

@@ -21,8 +21,8 @@ from plugins.chaos_kill.chaostoolkit import read_experiment
 from plugins.chaos_kill.plan import build_plan as chaos_plan
 from plugins.deployment_verify.__main__ import published
 from plugins.deployment_verify.plan import build_plan as verify_plan
-from plugins.docker_publish_tagger.build import check_sources
 from plugins.docker_publish_tagger.plan import make_plan
+from plugins.docker_publish_tagger.preflight import check_sources
 from plugins.kubectl_helm_deploy.inputs import prepare
 from shared.auth import SecretDir, kube_access, registry_auth
 from shared.ci import context_from_env
@@ -46,6 +46,7 @@ EXAMPLES = {
     "deployment": "web",
     "workload": "statefulset/db",
     "ingress": "web",
+    "route": "web",
     "service": "web",
     "container": "app",
     "release": "web",
@@ -55,6 +56,7 @@ EXAMPLES = {
     "http_url": "http://127.0.0.1:9/health",
     "chart_repo_url": "https://charts.example.com",
     "docker_host": "tcp://127.0.0.1:9",
+    "buildkit_addr": "tcp://127.0.0.1:9",
     "regex": "ok|ready",
     "header_name": "X-Request-Id",
     "header_value": "v",

@@ -15,12 +15,10 @@ README = Path(__file__).with_name("README.md")
 
 def execute(values: Values, log: Log) -> int:
     # The clients load only once the settings are valid: a settings error exits before they are imported.
-    import requests
-
     from plugins.chaos_kill.chaostoolkit import read_experiment
     from plugins.chaos_kill.experiment import run_experiment
     from plugins.chaos_kill.plan import build_plan
-    from plugins.chaos_kill.probes import http_prober
+    from plugins.chaos_kill.probes import HttpProber
     from shared.auth import SecretDir, kube_access
     from shared.kube import Cluster
 
@@ -28,10 +26,10 @@ def execute(values: Values, log: Log) -> int:
     # Everything is validated (settings, experiment file, cluster access) before the first API call.
     hypothesis = read_experiment(values.chaostoolkit_experiment) if values.chaostoolkit_experiment else None
     plan = build_plan(values, hypothesis)
-    with SecretDir() as secrets, requests.Session() as session:
+    with SecretDir() as secrets, HttpProber() as prober:
         access = kube_access(values, secrets, log)
         with Cluster.connect(access) as cluster:
-            return run_experiment(plan, cluster, http_prober(session), log)
+            return run_experiment(plan, cluster, prober, log)
 
 
 def main(argv: list[str] | None = None) -> int:

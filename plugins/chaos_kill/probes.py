@@ -11,23 +11,32 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import requests
-import urllib3
+from typing import TYPE_CHECKING, Any
 
 from plugins.chaos_kill.plan import Probe
 from plugins.chaos_kill.selection import Key, controller_of, show
 from shared import http_checks, rollout
 from shared.errors import PluginError
-from shared.kube import REQUEST_ERRORS, Cluster
+from shared.kube import Cluster, api_path, request_errors
 from shared.report import Check
 from shared.restart_grace import BACKOFF_START, next_delay
 from shared.watching import WINDOW, Watch, WatchError
 
+if TYPE_CHECKING:
+    import requests
+
 Obj = dict[str, Any]
-# Kinds whose objects we read, and the read/list functions of each (AppsV1Api / BatchV1Api / CoreV1Api).
-_APPS = {
+# Kinds whose objects we read: kind -> (apiVersion, plural) of their REST path; of the apps/v1 ones, the name in the
+# typed client's list_namespaced_<name> too (what their availability is watched with).
+_READABLE = {
+    "ReplicaSet": ("apps/v1", "replicasets"),
+    "Deployment": ("apps/v1", "deployments"),
+    "StatefulSet": ("apps/v1", "statefulsets"),
+    "DaemonSet": ("apps/v1", "daemonsets"),
+    "Job": ("batch/v1", "jobs"),
+    "ReplicationController": ("v1", "replicationcontrollers"),
+}
+_WATCHED = {
     "ReplicaSet": "replica_set",
     "Deployment": "deployment",
     "StatefulSet": "stateful_set",
@@ -48,13 +57,21 @@ class Recovery:
     missing: tuple[str, ...]  # per workload that did not recover: what it lacks
 
 
-def http_prober(session: requests.Session) -> Callable[[Probe], Check]:
-    """A probe runner: `probe.requests` requests (0.1 s apart), every one meeting the expectation, and the p95
-    latency within its limit."""
+class HttpProber:
+    """Runs a probe: `probe.requests` requests (0.1 s apart), every one meeting the expectation, and the p95
+    latency within its limit. Its requests.Session (and requests itself) is made at the first probe: a run without
+    HTTP probes never loads them."""
 
-    def check(probe: Probe) -> Check:
+    def __init__(self) -> None:
+        self.session: requests.Session | None = None
+
+    def __call__(self, probe: Probe) -> Check:
+        if self.session is None:
+            import requests
+
+            self.session = requests.Session()
         started = time.monotonic()
-        stats = http_checks.measure(probe.url, probe.expectation, probe.requests, 0.1, session)
+        stats = http_checks.measure(probe.url, probe.expectation, probe.requests, 0.1, self.session)
         problems = http_checks.violations(stats, 0.0, probe.expectation.max_latency_ms)
         return Check(
             probe.name,
@@ -65,7 +82,12 @@ def http_prober(session: requests.Session) -> Callable[[Probe], Check]:
             time.monotonic() - started,
         )
 
-    return check
+    def __enter__(self) -> HttpProber:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.session is not None:
+            self.session.close()
 
 
 class Reader:
@@ -73,14 +95,11 @@ class Reader:
 
     def __init__(self, cluster: Cluster, namespace: str) -> None:
         self.cluster, self.namespace = cluster, namespace
-        self.core, self.apps, self.batch = cluster.core, cluster.apps, cluster.batch
 
-    def _raw(
-        self, fn: Callable[..., Any], *args: Any, deadline: float | None = None, missing_ok: bool = False, **kwargs: Any
-    ) -> Obj:
+    def _raw(self, path: str, deadline: float | None = None, missing_ok: bool = False, **query: Any) -> Obj:
         """One read; with a `deadline`, retried while the API server is away or restarting (`restart_grace`);
         with `missing_ok`, an object that is not there (404) reads as {}."""
-        result: Obj = self.cluster.read(fn, *args, deadline=deadline, missing_ok=missing_ok, **kwargs)
+        result: Obj = self.cluster.read(path, deadline=deadline, missing_ok=missing_ok, **query)
         return result
 
     def list_pods(
@@ -89,19 +108,13 @@ class Reader:
         kwargs: dict[str, Any] = {
             k: v for k, v in (("label_selector", label_selector), ("field_selector", field_selector)) if v
         }
-        return self._raw(self.core.list_namespaced_pod, self.namespace, deadline=deadline, **kwargs)
+        return self._raw(api_path("v1", "pods", self.namespace), deadline=deadline, **kwargs)
 
     def read(self, key: Key, deadline: float | None = None, missing_ok: bool = False) -> Obj:
         kind, name = key
-        if kind in _APPS:
-            fn = getattr(self.apps, f"read_namespaced_{_APPS[kind]}")
-        elif kind == "Job":
-            fn = self.batch.read_namespaced_job
-        elif kind == "ReplicationController":
-            fn = self.core.read_namespaced_replication_controller
-        else:
+        if kind not in _READABLE:
             raise PluginError(f"cannot read a {kind}")
-        return self._raw(fn, name, self.namespace, deadline=deadline, missing_ok=missing_ok)
+        return self._raw(api_path(*_READABLE[kind], self.namespace, name), deadline=deadline, missing_ok=missing_ok)
 
     def owners(self, pods: list[Obj]) -> dict[Key, Obj]:
         """Every controller the pods point at, and their own controllers (ReplicaSet -> Deployment)."""
@@ -109,7 +122,7 @@ class Reader:
         todo = [k for k in (controller_of(p) for p in pods) if k is not None]
         while todo:
             key = todo.pop()
-            if key in found or not _readable(key[0]):
+            if key in found or key[0] not in _READABLE:
                 continue
             # A controller already deleted (a removed canary's ReplicaSet) while its pods still terminate: its pods
             # keep an unresolved owner (and terminating pods are never chosen).
@@ -125,12 +138,14 @@ class Reader:
     def watch(self, fn: Callable[..., Any], version: str, deadline: float, **selector: Any) -> Iterator[Obj]:
         """Watch events from `version` until `deadline`, resuming when the server closes a window or the
         connection drops, and riding out an API server restart (`restart_grace`)."""
+        import urllib3  # loaded with the typed client `fn` belongs to
+
         delay = BACKOFF_START
         while (remaining := deadline - time.monotonic()) > 0:
             window = max(1, min(WINDOW, int(remaining + 0.999)))
             try:
                 opened = Watch(fn, self.namespace, version, window=window, read_timeout=window + 10, **selector)
-            except REQUEST_ERRORS as e:
+            except request_errors() as e:
                 if not self.cluster.should_retry(e, deadline, delay):
                     raise self.cluster.explain(e) from None
                 time.sleep(delay)
@@ -182,7 +197,9 @@ class Reader:
             if time.monotonic() >= deadline:
                 return None
             try:
-                for event in self.watch(self.core.list_namespaced_pod, listed["metadata"]["resourceVersion"], deadline):
+                for event in self.watch(
+                    self.cluster.core.list_namespaced_pod, listed["metadata"]["resourceVersion"], deadline
+                ):
                     pods.apply(event)
                     if pods.complete(targets):
                         return time.monotonic()
@@ -193,7 +210,7 @@ class Reader:
         """When workload `key` reports itself fully available (0.0: it already does; None: not by `deadline`),
         listing and watching afresh after a watch error as above."""
         kind, name = key
-        fn = getattr(self.apps, f"list_namespaced_{_APPS[kind]}") if kind in _APPS else None
+        fn = getattr(self.cluster.apps, f"list_namespaced_{_WATCHED[kind]}") if kind in _WATCHED else None
         at: float = 0.0
         while True:
             current = self.read(key, deadline=deadline)
@@ -209,10 +226,6 @@ class Reader:
             except WatchError:
                 time.sleep(BACKOFF_START)
             at = time.monotonic()  # available at the re-read, if it says so
-
-
-def _readable(kind: str) -> bool:
-    return kind in _APPS or kind in ("Job", "ReplicationController")
 
 
 def _owner_map(owners: Mapping[Key, Obj]) -> dict[Key, Key]:

@@ -15,15 +15,17 @@ from plugins.deployment_verify.images import verify_pods
 from plugins.deployment_verify.plan import Plan, Workload
 from shared import http_checks, rollout
 from shared.errors import AuthError, PluginError, RolloutFailed
-from shared.kube import Cluster
+from shared.kube import Cluster, api_path
 from shared.log import Log
 from shared.report import Check, log_checks, write_json, write_junit
 from shared.rollout import show_workload
-from shared.rollout_wait import RolloutResult, api, label, new_pods, undo_rollout, wait_for_rollout
+from shared.rollout_wait import PLURAL, RolloutResult, label, new_pods, undo_rollout, wait_for_rollout
 from shared.stability import hold_stable
 
 if TYPE_CHECKING:
     import requests
+
+    from shared.prometheus import Prometheus
 
 
 @dataclass
@@ -42,7 +44,7 @@ def resolve_workloads(cluster: Cluster, plan: Plan, log: Log) -> list[Workload]:
         return list(plan.workloads)
     found: list[Workload] = []
     for kind in rollout.KINDS:
-        listed = cluster.read(api(cluster, "list", kind), plan.namespace, label_selector=plan.label_selector)
+        listed = cluster.read(api_path("apps/v1", PLURAL[kind], plan.namespace), label_selector=plan.label_selector)
         found += sorted((kind, d["metadata"]["name"]) for d in listed.get("items") or [])
     if not found:
         raise RolloutFailed(
@@ -230,7 +232,21 @@ def roll_back(cluster: Cluster, plan: Plan, workloads: list[Workload], log: Log)
     return checks, served
 
 
-def verify(cluster: Cluster, plan: Plan, log: Log) -> Outcome:
+def check_analysis(prometheus: Prometheus | None, plan: Plan, names: list[str], log: Log) -> list[Check]:
+    """The analysis checks, once, over the last analysis_interval: {{ canary }} is the (first) verified workload."""
+    if prometheus is None or not plan.analysis:
+        return []
+    from shared.analysis_run import Target, measure
+
+    log.heading("Analysis")
+    target = Target(plan.namespace, names[0], plan.analysis_baseline or names[0], plan.analysis_interval)
+    measured = measure(prometheus, plan.analysis, target)
+    for m in measured:
+        log.info(f"{m.check}: {m.shown()} ({m.threshold}): {m.verdict}, {m.reason}")
+    return [m.as_report() for m in measured]
+
+
+def verify(cluster: Cluster, plan: Plan, log: Log, prometheus: Prometheus | None = None) -> Outcome:
     """Every check of the plan, then the rollback when one failed and it is asked for."""
     deadline = time.monotonic() + plan.timeout
     workloads = resolve_workloads(cluster, plan, log)
@@ -243,8 +259,9 @@ def verify(cluster: Cluster, plan: Plan, log: Log) -> Outcome:
         with requests.Session() as session:
             checks += check_urls(session, plan, log)
             checks += check_canary(session, plan, log)
-    elif plan.urls or plan.canary:
-        log.info("HTTP checks skipped: the rollout already failed")
+        checks += check_analysis(prometheus, plan, [name for _, name in workloads], log)
+    elif plan.urls or plan.canary or plan.analysis:
+        log.info("HTTP checks and analysis skipped: the rollout already failed")
     rolled_back: dict[str, str] = {}
     if plan.rollback_on_failure and not all(c.passed for c in checks):
         rollback_checks, rolled_back = roll_back(cluster, plan, workloads, log)

@@ -11,27 +11,21 @@ import docker
 import docker.errors
 import requests
 
-from plugins.docker_publish_tagger.plan import BuildSpec, PublishPlan
-from shared.errors import PluginError, SettingsError
+from plugins.docker_publish_tagger.plan import PublishPlan
+from plugins.docker_publish_tagger.preflight import short_reason
+from shared.errors import PluginError
 from shared.log import Log
 
 _STEP = re.compile(r"Step \d+/\d+ : ")
 
 
-def check_sources(spec: BuildSpec) -> None:
-    """The context and Dockerfile exist: a missing one is an input error (exit 2), found before building."""
-    if not spec.context.is_dir():
-        raise SettingsError("PLUGIN_CONTEXT", f'"{spec.context}" is not a directory')
-    if not spec.dockerfile.is_file():
-        raise SettingsError("PLUGIN_DOCKERFILE", f'"{spec.dockerfile}" does not exist')
-
-
-def connect(docker_host: str) -> docker.DockerClient:
-    """A client for the engine at `docker_host`; PluginError naming it when nothing answers there."""
+def connect(docker_host: str, api_version: str | None) -> docker.DockerClient:
+    """A client for the engine at `docker_host`, which answered with `api_version` (None: the SDK asks itself);
+    PluginError naming it when nothing answers there."""
     try:
-        return docker.DockerClient(base_url=docker_host, timeout=600)
+        return docker.DockerClient(base_url=docker_host, version=api_version, timeout=600)
     except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
-        raise PluginError(f"no Docker engine answers at {docker_host}: {_short(e)}") from None
+        raise PluginError(f"no Docker engine answers at {docker_host}: {short_reason(e)}") from None
 
 
 class BuildStream:
@@ -74,7 +68,7 @@ class BuildStream:
 def build_image(client: docker.DockerClient, plan: PublishPlan, log: Log) -> str:
     """Build the plan's image, streaming its log; the image id, or PluginError showing the failed step."""
     spec = plan.build
-    _pull_cache_images(client, spec.cache_from, log)
+    _pull_cache_images(client, [c.image for c in spec.cache_from], log)
     stream = BuildStream()
     try:
         chunks: Iterable[Mapping[str, Any]] = client.api.build(
@@ -84,7 +78,7 @@ def build_image(client: docker.DockerClient, plan: PublishPlan, log: Log) -> str
             target=spec.target or None,
             buildargs=dict(spec.build_args) or None,
             labels=dict(spec.labels) or None,
-            cache_from=list(spec.cache_from) or None,
+            cache_from=[c.image for c in spec.cache_from] or None,
             nocache=spec.no_cache,
             pull=spec.pull,
             network_mode=spec.network or None,
@@ -103,7 +97,7 @@ def build_image(client: docker.DockerClient, plan: PublishPlan, log: Log) -> str
     except docker.errors.APIError as e:
         raise PluginError(f"build failed: {e.explanation or e}") from None
     except requests.exceptions.RequestException as e:
-        raise PluginError(f"build failed: lost the Docker engine: {_short(e)}") from None
+        raise PluginError(f"build failed: lost the Docker engine: {short_reason(e)}") from None
     if stream.error:
         log.error("the failed step and its output:")
         for line in stream.step:
@@ -131,11 +125,3 @@ def _pull_cache_images(client: docker.DockerClient, refs: Iterable[str], log: Lo
                 log.info(f"pulled cache image {ref}")
             except docker.errors.APIError as e:
                 log.warn(f"cache image {ref} could not be pulled ({e.explanation or e}); building without it")
-
-
-def _short(e: Exception) -> str:
-    text = str(e)
-    for marker in ("Connection refused", "No such file or directory", "Permission denied", "timed out"):
-        if marker in text:
-            return marker
-    return text if len(text) < 300 else text[:300] + "..."

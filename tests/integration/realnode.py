@@ -168,10 +168,6 @@ def live_pods(api: client.ApiClient, namespace: str, selector: str) -> list[clie
     return [p for p in pods if not p.metadata.deletion_timestamp]
 
 
-def container_status(api: client.ApiClient, namespace: str, selector: str) -> list[client.V1ContainerStatus]:
-    return [cs for p in live_pods(api, namespace, selector) for cs in (p.status.container_statuses or ())]
-
-
 def quick_container(image_ref: str) -> dict[str, Any]:
     """`container` without the preStop drain: a StatefulSet replaces its pods one by one, each waiting for the
     last to be gone, and these tests measure rollout rules, not traffic during a rollout."""

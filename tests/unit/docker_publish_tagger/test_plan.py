@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from plugins.docker_publish_tagger.__main__ import main
-from plugins.docker_publish_tagger.build import check_sources
 from plugins.docker_publish_tagger.plan import PublishPlan, make_plan
+from plugins.docker_publish_tagger.preflight import check_sources
 from plugins.docker_publish_tagger.settings import DECLARATION
 from shared.ci import context_from_env
 from shared.errors import SettingsError

@@ -13,14 +13,18 @@ from kubernetes.client.exceptions import ApiException
 
 from shared.errors import AuthError, PluginError
 from shared.kube import Cluster
+from shared.kube_client import NotingRetry
 from shared.log import Log
-from shared.restart_grace import Fault, NotingRetry, RestartGrace, classify, may_retry, next_delay
+from shared.restart_grace import Fault, RestartGrace, classify, may_retry, next_delay
 
 REFUSED_CONNECTION = urllib3.exceptions.MaxRetryError(
     None,  # type: ignore[arg-type]
     "/",
     urllib3.exceptions.NewConnectionError(None, "Connection refused"),  # type: ignore[arg-type]
 )
+
+# What urllib3 raises when the server closes the connection during the TLS handshake (a restart, a proxy cut).
+TLS_EOF = ssl.SSLEOFError(8, "[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred in violation of protocol")
 
 
 @pytest.mark.parametrize(
@@ -44,6 +48,12 @@ REFUSED_CONNECTION = urllib3.exceptions.MaxRetryError(
             id="tls-verification",
         ),
         pytest.param(ssl.SSLCertVerificationError("bad"), Fault.FINAL, id="ssl"),
+        pytest.param(
+            urllib3.exceptions.MaxRetryError(None, "/", urllib3.exceptions.SSLError(TLS_EOF)),  # type: ignore[arg-type]
+            Fault.LOST,
+            id="cut-mid-handshake",
+        ),
+        pytest.param(TLS_EOF, Fault.LOST, id="ssl-eof"),
         pytest.param(ValueError("bug"), Fault.FINAL, id="not-an-api-error"),
     ],
 )
@@ -149,7 +159,7 @@ class Answers:
 
 
 def cluster() -> Cluster:
-    return Cluster(SimpleNamespace(), "https://api.test:6443", grace=RestartGrace(grace=30.0))  # type: ignore[arg-type]
+    return Cluster("https://api.test:6443", SimpleNamespace, grace=RestartGrace(grace=30.0))  # type: ignore[arg-type]
 
 
 def test_retrying_rides_out_refused_connections_then_403() -> None:
