@@ -139,6 +139,25 @@ def test_statefulset_and_daemonset_messages_are_kubectls(
     }
     assert images == {"db-0": image(stack, "healthy"), "db-1": image(stack, "v2")}
 
+    # Every ordinal again (partition 0), a new template, minReadySeconds 30: the controller replaces db-1, then
+    # waits for it to be available before db-0, while every pod is Ready: kubectl counts the updated pods.
+    patch(
+        kube_admin,
+        ns,
+        "StatefulSet",
+        "db",
+        {
+            "spec": {
+                "minReadySeconds": 30,
+                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+                "template": {"metadata": {"annotations": {"shipline.io/try": "2"}}},
+            }
+        },
+    )
+    settle(kube_admin, ns, "StatefulSet", "db", "Waiting for partitioned roll out to finish: 1 out of 2 new pods")
+    ours, theirs = kubectl_says(stack, kube_admin, ns, "StatefulSet", "db")
+    assert ours == theirs
+
     # A pod that never becomes Ready: kubectl counts what is missing.
     patch(
         kube_admin,
