@@ -117,58 +117,35 @@ def test_statefulset_and_daemonset_messages_are_kubectls(
     assert on_delete.code == 0, on_delete.out
     assert "update strategy OnDelete, not waited for (as kubectl)" in on_delete.out
 
-    # A partition: only ordinal 1 takes v2, and the rollout is complete once it has.
-    patch(
-        kube_admin,
-        ns,
-        "StatefulSet",
-        "db",
-        {
-            "spec": {
-                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 1}},
-                "template": {"spec": {"containers": [{"name": "app", "image": image(stack, "v2")}]}},
-            }
-        },
-    )
-    settle(kube_admin, ns, "StatefulSet", "db", "partitioned roll out complete: 1 new pods have been updated...")
-    ours, theirs = kubectl_says(stack, kube_admin, ns, "StatefulSet", "db")
-    assert ours == theirs
-    images = {
-        p.metadata.name: p.spec.containers[0].image
-        for p in client.CoreV1Api(kube_admin).list_namespaced_pod(ns, label_selector="app=db").items
-    }
-    assert images == {"db-0": image(stack, "healthy"), "db-1": image(stack, "v2")}
+    def rolls_as_kubectl_says(spec: dict[str, Any], message: str) -> None:
+        """Patch StatefulSet db's spec, wait for `message`, and compare it with kubectl's on the same object."""
+        patch(kube_admin, ns, "StatefulSet", "db", {"spec": spec})
+        settle(kube_admin, ns, "StatefulSet", "db", message)
+        ours, theirs = kubectl_says(stack, kube_admin, ns, "StatefulSet", "db")
+        assert ours == theirs and ours.startswith(message)
 
+    def rolling(partition: int) -> dict[str, Any]:
+        return {"type": "RollingUpdate", "rollingUpdate": {"partition": partition}}
+
+    # A partition: only ordinal 1 takes v2, and the rollout is complete once it has.
+    v2 = {"spec": {"containers": [{"name": "app", "image": image(stack, "v2")}]}}
+    rolls_as_kubectl_says(
+        {"updateStrategy": rolling(1), "template": v2}, "partitioned roll out complete: 1 new pods have been updated"
+    )
+    assert images_of(kube_admin, ns, "app=db") == {"db-0": image(stack, "healthy"), "db-1": image(stack, "v2")}
     # Every ordinal again (partition 0), a new template, minReadySeconds 30: the controller replaces db-1, then
     # waits for it to be available before db-0, while every pod is Ready: kubectl counts the updated pods.
-    patch(
-        kube_admin,
-        ns,
-        "StatefulSet",
-        "db",
+    rolls_as_kubectl_says(
         {
-            "spec": {
-                "minReadySeconds": 30,
-                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
-                "template": {"metadata": {"annotations": {"shipline.io/try": "2"}}},
-            }
+            "minReadySeconds": 30,
+            "updateStrategy": rolling(0),
+            "template": {"metadata": {"annotations": {"shipline.io/try": "2"}}},
         },
+        "Waiting for partitioned roll out to finish: 1 out of 2 new pods",
     )
-    settle(kube_admin, ns, "StatefulSet", "db", "Waiting for partitioned roll out to finish: 1 out of 2 new pods")
-    ours, theirs = kubectl_says(stack, kube_admin, ns, "StatefulSet", "db")
-    assert ours == theirs
-
     # A pod that never becomes Ready: kubectl counts what is missing.
-    patch(
-        kube_admin,
-        ns,
-        "StatefulSet",
-        "db",
-        {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image(stack, "never-ready")}]}}}},
-    )
-    settle(kube_admin, ns, "StatefulSet", "db", "Waiting for 1 pods to be ready...")
-    ours, theirs = kubectl_says(stack, kube_admin, ns, "StatefulSet", "db")
-    assert ours == theirs
+    never_ready = {"spec": {"containers": [{"name": "app", "image": image(stack, "never-ready")}]}}
+    rolls_as_kubectl_says({"template": never_ready}, "Waiting for 1 pods to be ready...")
 
 
 # -- the plugins on StatefulSets and DaemonSets -------------------------------------------------------------------
