@@ -1,14 +1,16 @@
-"""StatefulSets and DaemonSets in manifests mode: rolled and waited for with strategy rolling only."""
+"""The plan for the other workload kinds: StatefulSets and DaemonSets rolled (strategy rolling only), helm_test."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from plugins.kubectl_helm_deploy.helm_plan import build_helm_plan
 from plugins.kubectl_helm_deploy.manifests import Manifest
 from plugins.kubectl_helm_deploy.manifests_plan import build_plan
-from plugins.kubectl_helm_deploy.plan import Rolling
+from plugins.kubectl_helm_deploy.plan import HelmRelease, Rolling
 from shared.errors import SettingsError
 
 from .test_plan import IMG, SVC, dep, settings
@@ -53,3 +55,13 @@ def test_blue_green_and_canary_refuse_other_kinds(strategy: str, kind: str) -> N
         )
     assert err.value.setting == "PLUGIN_STRATEGY"
     assert f"hold {kind} other" in str(err.value) and "strategy rolling" in str(err.value)
+
+
+def test_helm_test_is_in_the_plan(tmp_path: Path) -> None:
+    (tmp_path / "chart").mkdir()
+    tested = build_helm_plan(settings(manifests="", chart="chart", helm_test="true"), "", "", "ns", {}, tmp_path)
+    assert isinstance(tested.steps, HelmRelease) and tested.steps.test
+    assert tested.describe()[-1] == "helm test chart: the chart's test hooks must pass"
+    untested = build_helm_plan(settings(manifests="", chart="chart"), "", "", "ns", {}, tmp_path)
+    assert isinstance(untested.steps, HelmRelease) and not untested.steps.test
+    assert not any(line.startswith("helm test") for line in untested.describe())
