@@ -290,6 +290,13 @@ def test_min_stable_fails_a_pod_that_crashes_after_ready_and_passes_a_healthy_on
     assert "rolled back: deployment web serves revision" in crashed.last, crashed.last
     checked = verify(workloads="web", min_stable="2s", expected_image=image(stack, "healthy"))
     assert checked.code == 0, checked.out
+    # verify's min_stable on a StatefulSet whose pod is Ready (kubectl: rolled out) and crashes 15 s after start.
+    create(kube_admin, namespace.name, statefulset("db", image(stack, "crash-after-ready"), 1))
+    settle(kube_admin, namespace.name, "StatefulSet", "db", "statefulset rolling update complete 1 pods")
+    unstable = verify(workloads="statefulset/db", min_stable="30s")
+    assert unstable.code == 1, unstable.out
+    assert 'statefulset "db" was not stable after its rollout: pod db-0 was Ready, then' in unstable.last, unstable.last
+    assert "crashing after 15s (CRASH_AFTER)" in unstable.last, unstable.last
 
 
 @pytest.fixture
