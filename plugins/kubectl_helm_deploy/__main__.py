@@ -55,7 +55,7 @@ def execute(values: Values, log: Log) -> int:
         access = kube_access(values, secrets, log)
         namespace = values.namespace or access.namespace or "default"
         with Cluster.connect(access) as cluster:
-            applier = functools.cache(lambda: Applier(cluster, namespace, cache_file=secrets.path / "discovery.json"))
+            applier = functools.cache(lambda: Applier(cluster, namespace))
             plan = prepare(values, namespace, applier, os.environ, Path.cwd())
             log.heading("Plan" + (" (dry run: nothing will change)" if values.dry_run else ""))
             for line in plan.describe():
