@@ -180,6 +180,59 @@ def test_no_settings_is_a_settings_error(images: dict[str, str], stack: dict[str
     assert "Traceback" not in output
 
 
+# What no plugin may have loaded when its first request leaves (issue 15: start-up budgeted): the HTTP stacks and
+# the clients built on them. Their first requests go through the stdlib's http.client (shared.kube.Cluster's reads
+# by path, the tagger's engine version); these load afterwards, when first used.
+HEAVY_AT_FIRST_REQUEST = (
+    "requests", "urllib3", "docker", "pydantic", "pyhelm3", "kubernetes.client.api_client", "kubernetes.dynamic",
+    "kubernetes.watch", "kubernetes.config",
+)  # fmt: skip
+# Run by the image's own interpreter, as its entry point runs the plugin: a hook on the first socket.connect prints
+# every loaded module and ends the process before anything is sent.
+FIRST_REQUEST_PROBE = """
+import os, sys
+def first_connect(event, args):
+    if event == "socket.connect":
+        print("LOADED", *sorted(sys.modules), flush=True)
+        os._exit(0)
+sys.addaudithook(first_connect)
+sys.path.insert(0, "/opt/shipline/lib")
+from plugins.{package}.__main__ import main
+sys.exit(main([]))
+"""
+
+
+def first_request_settings(plugin: str) -> dict[str, str]:
+    """Valid settings whose first connection goes to 127.0.0.1:9 (the probe ends the process before it)."""
+    kube = {"PLUGIN_KUBERNETES_SERVER": "http://127.0.0.1:9", "PLUGIN_KUBERNETES_TOKEN": "t", "PLUGIN_NAMESPACE": "ns"}
+    return {
+        "docker-publish-tagger": {"PLUGIN_REPO": "127.0.0.1:9/a/b", "PLUGIN_DOCKER_HOST": "tcp://127.0.0.1:9",
+                                  "DRONE": "true", "DRONE_BUILD_NUMBER": "1", "DRONE_COMMIT_SHA": "0" * 40},
+        "kubectl-helm-deploy": {**kube, "PLUGIN_MANIFESTS": "k8s"},
+        "deployment-verify": {**kube, "PLUGIN_DEPLOYMENTS": "web"},
+        "chaos-kill": {**kube, "PLUGIN_LABEL_SELECTOR": "app=web"},
+    }[plugin]  # fmt: skip
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_nothing_heavy_is_loaded_before_the_first_request(
+    images: dict[str, str], stack: dict[str, str], tmp_path: Path, plugin: str
+) -> None:
+    ws = workspace(tmp_path)
+    shutil.copytree(ROOT / "examples" / "k8s", ws / "k8s")
+    (ws / "Dockerfile").write_text("FROM scratch\n")
+    env = first_request_settings(plugin)
+    code = FIRST_REQUEST_PROBE.format(package=plugin.replace("-", "_"))
+    args = ["run", "--rm", "--network", "none", "-v", f"{ws}:{ws}", "-w", str(ws), "--entrypoint", "python3"]
+    args += [a for name in sorted(env) for a in ("-e", name)]
+    done = docker(stack, *args, images[plugin], "-IuS", "-c", code, env=env)
+    loaded = next((line.split()[1:] for line in done.stdout.splitlines() if line.startswith("LOADED ")), None)
+    assert loaded is not None, f"no connection was attempted:\n{done.stdout}{done.stderr}"
+    assert f"plugins.{plugin.replace('-', '_')}.__main__" in loaded  # the probe saw the plugin run
+    heavy = sorted(m for m in loaded if m.startswith(HEAVY_AT_FIRST_REQUEST))
+    assert not heavy, f"{plugin} loaded {heavy} before its first request"
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Each image does its job against the stack
 
