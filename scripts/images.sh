@@ -112,12 +112,17 @@ make_context
 # --- base image --------------------------------------------------------------------------------------------------
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || die "no Docker engine answers (DOCKER_HOST=${DOCKER_HOST:-unset}); run make up"
 BASE_IMAGE=${BASE_IMAGE:-$LOCAL_BASE}
-if [ "$BASE_IMAGE" = "$LOCAL_BASE" ] && ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
-  [ -x stack/base-image.sh ] || die "$BASE_IMAGE is missing and stack/base-image.sh is not there to make it"
-  log "base: making $BASE_IMAGE (stack/base-image.sh)"
-  stack/base-image.sh >&2 || die "stack/base-image.sh failed"
+if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+  if [ "$BASE_IMAGE" = "$LOCAL_BASE" ]; then
+    [ -x stack/base-image.sh ] || die "$BASE_IMAGE is missing and stack/base-image.sh is not there to make it"
+    log "base: making $BASE_IMAGE (stack/base-image.sh)"
+    stack/base-image.sh >&2 || die "stack/base-image.sh failed"
+  else
+    # The builds run with --network none; the base is pulled here, once, where pulling is possible.
+    log "base: pulling $BASE_IMAGE"
+    docker pull --quiet "$BASE_IMAGE" >&2 || die "base image $BASE_IMAGE is not on the engine and cannot be pulled"
+  fi
 fi
-docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || die "base image $BASE_IMAGE is not on the engine"
 
 # --- the images --------------------------------------------------------------------------------------------------
 revision=$(git rev-parse HEAD 2>/dev/null || true)
