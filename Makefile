@@ -23,6 +23,7 @@ down:
 # Each stack component (Docker, registry, etcd, kube-apiserver, controller-manager, scheduler, kwok) and its state.
 status:
 	stack/cluster.sh status
+	stack/buildkit.sh status
 
 # Unit tests need nothing; integration tests run against the real local stack (brought up here).
 test: venv up

@@ -13,49 +13,26 @@ Never fails on timing: exits 1 only if a tool itself failed (or the stack is mis
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from kubernetes import client
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from benchlib import (  # noqa: E402
+from benchlib import (
     REPETITIONS,
     Case,
-    Namespace,
-    ToolFailed,
     admin_client,
     bench_namespace,
-    console_script,
-    load_stack,
-    plugin_env,
     print_table,
+    run,
+    run_plugin,
     run_timed,
     wait_for,
 )
+from kubernetes import client
+
+from tests.integration.stacklib import deployment_manifest
 
 NAME = "victim"
 REPLICAS = 4
-
-
-def deployment() -> dict[str, Any]:
-    labels = {"app": NAME}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": NAME, "labels": labels},
-        "spec": {
-            "replicas": REPLICAS,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "app", "image": "registry.local/bench/victim:v1"}]},
-            },
-        },
-    }
 
 
 def available(apps: client.AppsV1Api, namespace: str) -> int:
@@ -70,8 +47,7 @@ def fully_available(core: client.CoreV1Api, apps: client.AppsV1Api, namespace: s
     return available(apps, namespace) == REPLICAS and len(live) == len(pods) == REPLICAS
 
 
-def main() -> int:
-    stack = load_stack()
+def main(stack: dict[str, str]) -> int:
     case = Case("kill 1 of 4, until 4 available")
     early = 0
     api = admin_client(stack)
@@ -80,24 +56,15 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="bench-chaos-") as tmp, bench_namespace(stack, "bench-chaos") as ns:
             kubeconfig = str(ns.write_kubeconfig(Path(tmp) / "deployer.kubeconfig"))
             kubectl = [stack.get("KUBECTL") or "kubectl", "--kubeconfig", kubeconfig, "-n", ns.name]
-            apps.create_namespaced_deployment(ns.name, deployment())
+            victim = deployment_manifest(NAME, "registry.local/bench/victim:v1", REPLICAS)
+            apps.create_namespaced_deployment(ns.name, victim)
 
             def ready() -> bool:
                 return fully_available(core, apps, ns.name)
 
-            def shipline(ns: Namespace = ns) -> float:
-                env = plugin_env(
-                    {
-                        "kubernetes_server": ns.server,
-                        "kubernetes_cert": Path(ns.ca_file).read_text(),
-                        "kubernetes_token": ns.token,
-                        "namespace": ns.name,
-                        "label_selector": f"app={NAME}",
-                        "mode": "one",
-                        "recovery_timeout": "60s",
-                    }
-                )
-                return run_timed([console_script("chaos-kill")], env=env, cwd=tmp)
+            def shipline() -> float:
+                settings = {"label_selector": f"app={NAME}", "mode": "one", "recovery_timeout": "60s"}
+                return run_plugin("chaos-kill", ns, settings, tmp)
 
             def reference() -> float:
                 pods = core.list_namespaced_pod(ns.name, label_selector=f"app={NAME}").items
@@ -116,9 +83,6 @@ def main() -> int:
                 if repetition:
                     case.shipline.append(ours)
                     case.reference.append(theirs)
-    except ToolFailed as exc:
-        print(f"bench_chaos: {exc}", file=sys.stderr)
-        return 1
     finally:
         api.close()
     print_table(
@@ -133,4 +97,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

@@ -12,23 +12,18 @@ Never fails on timing: exits 1 only if a tool itself failed (or the stack is mis
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from benchlib import (  # noqa: E402
+from benchlib import (
     REPETITIONS,
     Case,
     Namespace,
-    ToolFailed,
     bench_namespace,
-    console_script,
-    load_stack,
-    plugin_env,
     print_table,
+    run,
+    run_plugin,
     run_timed,
 )
 
@@ -123,17 +118,7 @@ class Tools:
         (workdir / "ship").mkdir()
 
     def plugin(self, **settings: str) -> float:
-        env = plugin_env(
-            {
-                "kubernetes_server": self.ns.server,
-                "kubernetes_cert": Path(self.ns.ca_file).read_text(),
-                "kubernetes_token": self.ns.token,
-                "namespace": self.ns.name,
-                "timeout": TIMEOUT,
-                **settings,
-            }
-        )
-        return run_timed([console_script("kubectl-helm-deploy")], env=env, cwd=self.workdir / "ship")
+        return run_plugin("kubectl-helm-deploy", self.ns, {"timeout": TIMEOUT, **settings}, self.workdir / "ship")
 
     def shipline_manifests(self, image: str) -> float:
         path = self.workdir / "ship.yaml"
@@ -169,18 +154,13 @@ def measure(case: Case, ours: Callable[[str], float], theirs: Callable[[str], fl
             case.reference.append(took[1])
 
 
-def main() -> int:
-    stack = load_stack()
+def main(stack: dict[str, str]) -> int:
     plain, helm = Case("manifests (rolling, 3 pods)"), Case("helm chart (3 pods)")
     version = [0]
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp, bench_namespace(stack, "bench-deploy") as ns:
-            tools = Tools(stack, ns, Path(tmp))
-            measure(plain, tools.shipline_manifests, tools.kubectl_manifests, version)
-            measure(helm, tools.shipline_helm, tools.helm_upgrade, version)
-    except ToolFailed as exc:
-        print(f"bench_deploy: {exc}", file=sys.stderr)
-        return 1
+    with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp, bench_namespace(stack, "bench-deploy") as ns:
+        tools = Tools(stack, ns, Path(tmp))
+        measure(plain, tools.shipline_manifests, tools.kubectl_manifests, version)
+        measure(helm, tools.shipline_helm, tools.helm_upgrade, version)
     print_table(
         "deploy: image change until the rollout is complete",
         "kubectl-helm-deploy",
@@ -191,4 +171,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

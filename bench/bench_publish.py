@@ -17,23 +17,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from benchlib import (  # noqa: E402
-    REPETITIONS,
-    Case,
-    ToolFailed,
-    console_script,
-    load_stack,
-    plugin_env,
-    print_table,
-    run_timed,
-)
+from benchlib import REPETITIONS, Case, console_script, plugin_env, print_table, run, run_timed
 
 DOCKERFILE = (Path(__file__).resolve().parents[1] / "tests/integration/fixtures/publish/Dockerfile").read_text()
 
@@ -124,8 +112,7 @@ def remove_local_images(stack: dict[str, str], repos: list[str]) -> None:
             subprocess.run(["docker", "image", "rm", *refs], env=env, capture_output=True)
 
 
-def main() -> int:
-    stack = load_stack()
+def main(stack: dict[str, str]) -> int:
     cold, warm = Case("cold-ish (new content)"), Case("warm (same content, new tags)")
     with tempfile.TemporaryDirectory(prefix="bench-publish-") as tmp:
         workdir = Path(tmp)
@@ -141,9 +128,6 @@ def main() -> int:
                     case.append(tool.publish())
                 for tool, case in ((ours, warm.shipline), (theirs, warm.reference)):
                     case.append(tool.publish())
-        except ToolFailed as exc:
-            print(f"bench_publish: {exc}", file=sys.stderr)
-            return 1
         finally:
             remove_local_images(stack, [ours.repo, theirs.repo])
     print_table(
@@ -156,4 +140,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

@@ -15,43 +15,20 @@ Reads `.stack/env` (make up). Never fails on timing: exits 1 only if a tool fail
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import yaml
+from bench_verify import CRASH_DEADLINE, crash_rollout, good_rollout, start_tools, wait_all
+from benchlib import Namespace, admin_client, bench_namespace, run, run_plugin, wait_for
 from kubernetes import client
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_verify import CRASH_DEADLINE, crash_rollout, good_rollout, start_tools, wait_all  # noqa: E402
-from benchlib import (  # noqa: E402
-    Namespace,
-    ToolFailed,
-    admin_client,
-    bench_namespace,
-    console_script,
-    load_stack,
-    plugin_env,
-    run_timed,
-    wait_for,
-)
-
-from demo.traffic import Traffic  # noqa: E402
-from tests.integration import realnode  # noqa: E402
+from demo.traffic import Traffic
+from tests.integration import realnode
 
 REPLICAS = 3
-
-
-def deployer_settings(ns: Namespace) -> dict[str, str]:
-    return {
-        "kubernetes_server": ns.server,
-        "kubernetes_cert": Path(ns.ca_file).read_text(),
-        "kubernetes_token": ns.token,
-        "namespace": ns.name,
-    }
 
 
 def verify_vs_kubectl(api: client.ApiClient, env: dict[str, str], ns: Namespace) -> None:
@@ -91,8 +68,8 @@ def chaos_vs_endpoints(api: client.ApiClient, env: dict[str, str], ns: Namespace
     clock = EndpointClock(api, ns.name, "victim", REPLICAS)
     clock.start()
     report = Path(tmp) / "chaos.json"
-    settings = {**deployer_settings(ns), "label_selector": "app=victim", "mode": "one", "recovery_timeout": "180s"}
-    run_timed([console_script("chaos-kill")], env=plugin_env({**settings, "report_file": str(report)}), cwd=tmp)
+    settings = {"label_selector": "app=victim", "mode": "one", "recovery_timeout": "180s"}
+    run_plugin("chaos-kill", ns, {**settings, "report_file": str(report)}, tmp)
     clock.join(180)
     clock.stop.set()
     measured = json.loads(report.read_text())["rounds"][0]["recovery_seconds"]
@@ -112,25 +89,23 @@ def traffic_during_deploys(api: client.ApiClient, env: dict[str, str], ns: Names
         manifests.mkdir()
         docs = [realnode.deployment(name, "placeholder", replicas=REPLICAS), realnode.service(name)]
         (manifests / "app.yaml").write_text(yaml.safe_dump_all(docs))
-        settings = {**deployer_settings(ns), "manifests": str(manifests), "strategy": strategy, "timeout": "5m"}
+        settings = {"manifests": str(manifests), "strategy": strategy, "timeout": "5m"}
         if strategy == "rolling":
             settings.update(max_surge="1", max_unavailable="0")
         else:
             settings.update(service=name, scale_down_delay="5s")
-        deploy = [console_script("kubectl-helm-deploy")]
-        run_timed(deploy, env=plugin_env({**settings, "image": realnode.image(env, "healthy")}), cwd=tmp)
+        run_plugin("kubectl-helm-deploy", ns, {**settings, "image": realnode.image(env, "healthy")}, tmp)
         url = realnode.service_url(api, ns.name, name)
         realnode.wait_answering(url, expect="version: v1")
         started = time.monotonic()
         with Traffic(url) as traffic:
-            run_timed(deploy, env=plugin_env({**settings, "image": realnode.image(env, "v2")}), cwd=tmp)
+            run_plugin("kubectl-helm-deploy", ns, {**settings, "image": realnode.image(env, "v2")}, tmp)
             realnode.wait_answering(url, expect="version: v2")
         rate = traffic.total / (time.monotonic() - started)
         print(f"   {strategy:10} v1 -> v2: {traffic.summary()}; {rate:.0f} req/s")
 
 
-def main() -> int:
-    env = load_stack()
+def main(env: dict[str, str]) -> int:
     api = admin_client(env)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-real-") as tmp, bench_namespace(env, "bench-real", "real") as ns:
@@ -138,13 +113,10 @@ def main() -> int:
             verify_vs_kubectl(api, env, ns)
             chaos_vs_endpoints(api, env, ns, tmp)
             traffic_during_deploys(api, env, ns, tmp)
-    except ToolFailed as exc:
-        print(f"bench_real_node: {exc}", file=sys.stderr)
-        return 1
     finally:
         api.close()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

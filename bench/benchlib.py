@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +46,17 @@ def load_stack() -> dict[str, str]:
         print(f"bench: {STACK_ENV} is missing; run `make up` first", file=sys.stderr)
         sys.exit(1)
     return read_env_file(STACK_ENV)
+
+
+def run(main: Callable[[dict[str, str]], int]) -> None:
+    """The entry point of a benchmark: `main(stack)`'s exit code, or 1 with the reason when a tool failed."""
+    stack = load_stack()
+    try:
+        code = main(stack)
+    except ToolFailed as exc:
+        print(f"{Path(sys.argv[0]).stem}: {exc}", file=sys.stderr)
+        code = 1
+    sys.exit(code)
 
 
 def admin_client(stack: Mapping[str, str]) -> client.ApiClient:
@@ -120,6 +131,12 @@ def run_timed(
         tail = "\n".join(proc.stdout.strip().splitlines()[-8:])
         raise ToolFailed(f"{Path(argv[0]).name} exited {proc.returncode}:\n{tail}")
     return took
+
+
+def run_plugin(plugin: str, ns: Namespace, settings: Mapping[str, str], cwd: Path | str) -> float:
+    """Runs a plugin's console script as a pipeline step would, as `ns`'s deployer with `settings`; its wall-clock
+    seconds."""
+    return run_timed([console_script(plugin)], env=plugin_env(settings, **ns.access_env()), cwd=cwd)
 
 
 @dataclass

@@ -17,6 +17,7 @@ class Traffic:
         self.ok = 0
         self.failed = 0
         self.versions: Counter[str] = Counter()
+        self.failed_versions: Counter[str] = Counter()  # failures by the version that answered ("?": no answer)
         self.failures: list[str] = []  # the first few, for the message
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -47,8 +48,10 @@ class Traffic:
                         self.versions[r.headers.get("X-App-Version", "?")] += 1
                         continue
                     problem = f"HTTP {r.status_code}"
+                    self.failed_versions[r.headers.get("X-App-Version", "?")] += 1
                 except requests.RequestException as e:
                     problem = type(e).__name__
+                    self.failed_versions["?"] += 1
                 self.failed += 1
                 if len(self.failures) < 5:
                     self.failures.append(problem)

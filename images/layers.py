@@ -7,7 +7,7 @@ writes one directory per image layer, each a root file system tree the final `FR
     /layers/runtime                 the interpreter, the shared libraries it and the installed extension modules
                                     link (from ldd), the stdlib (.pyc only) without tests/idlelib/tkinter/ensurepip/
                                     lib2to3/pydoc data/distutils, /etc/passwd, /tmp: no shell, no apt, no pip
-    /layers/common                  what every plugin imports (requests, PyYAML, envparse, shipline's `shared`)
+    /layers/common                  what every plugin imports (requests, PyYAML, shipline's `shared`)
     /layers/kubernetes              the Kubernetes client and its closure (deploy, verify and chaos share it)
     /layers/<plugin>                the rest of that plugin's dependency closure, its code and its entry point
 

@@ -30,7 +30,8 @@ LOCAL_BASE=shipline/python-base:bookworm
 # environment or .stack/env, is the binary's path). make_context copies them into build/bin/<image>/, which that
 # image's Dockerfile COPYs (see Dockerfile.kubectl-helm-deploy).
 declare -A BINARIES=(
-  [kubectl-helm-deploy]="helm=HELM_BIN"
+  [docker-publish-tagger]="buildctl=BUILDCTL_BIN"  # BuildKit's client, for builder: buildkit
+  [kubectl-helm-deploy]="helm=HELM_BIN"            # Helm 3, for the chart mode
 )
 
 log() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -95,7 +96,7 @@ make_context() {
   # Exactly one pip wheel: the Dockerfiles run pip from /wheels/pip-*.whl.
   [ "$(printf '%s\n' "$pips" | wc -l)" -eq 1 ] || printf '%s\n' "$pips" | head -n -1 | xargs rm -f
   local plugin entry name variable binary
-  rm -rf "$ROOT/build/helm"  # where helm was before build/bin
+  rm -rf "$ROOT/build/helm" "$ROOT/build/buildctl"  # where the binaries were before build/bin
   for plugin in "${!BINARIES[@]}"; do
     mkdir -p "$ROOT/build/bin/$plugin"
     for entry in ${BINARIES[$plugin]}; do

@@ -115,6 +115,13 @@ def _docker_host(value: str) -> str:
     return _url(("tcp", "ssh", "http", "https"))(value) if scheme not in ("unix", "npipe") else ""
 
 
+def _buildkit_addr(value: str) -> str:
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme not in ("tcp", "unix") or not rest.strip():
+        return "is not a BuildKit address (tcp://host:port, unix:///path)"
+    return _url(("tcp",))(value) if scheme == "tcp" else ""
+
+
 # format name -> check. Names are what the docs table shows.
 FORMATS: dict[str, Callable[[str], str]] = {
     "image": _raises(parse_image, "an image reference"),
@@ -123,6 +130,7 @@ FORMATS: dict[str, Callable[[str], str]] = {
     "namespace": _name(DNS1123_LABEL, 63, "namespace name"),
     "deployment": _name(DNS1123_SUBDOMAIN, 253, "Deployment name"),
     "ingress": _name(DNS1123_SUBDOMAIN, 253, "Ingress name"),
+    "route": _name(DNS1123_SUBDOMAIN, 253, "HTTPRoute name"),
     "service": _name(DNS1035_LABEL, 63, "Service name (starting with a letter)"),
     "container": _name(DNS1123_LABEL, 63, "container name"),
     "release": _name(DNS1123_SUBDOMAIN, 53, "Helm release name"),
@@ -132,6 +140,7 @@ FORMATS: dict[str, Callable[[str], str]] = {
     "http_url": _url(("http", "https")),
     "chart_repo_url": _url(("http", "https", "oci")),
     "docker_host": _docker_host,
+    "buildkit_addr": _buildkit_addr,
     "regex": _regex,
     "header_name": _pattern(_HEADER_NAME.pattern, "an HTTP header name"),
     # A header value may be a secret, so this message never quotes it; a line break would inject a header.

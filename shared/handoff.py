@@ -21,6 +21,8 @@ class Published:
     labels: dict[str, str] = field(default_factory=dict)
     build_number: str = ""
     commit: str = ""
+    # A multi-platform image: `digest` is its index, this maps each platform (os/arch[/variant]) to its manifest.
+    platforms: dict[str, str] = field(default_factory=dict)
 
 
 def write_published(path: Path, published: Published) -> None:
@@ -28,6 +30,13 @@ def write_published(path: Path, published: Published) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(asdict(published), indent=2) + "\n")
     tmp.replace(path)
+
+
+def write_outputs(published: Published, tags_file: Path, output_file: Path) -> None:
+    """The handoff file and the tags file (comma-joined, Drone's `.tags` convention)."""
+    tags_file.parent.mkdir(parents=True, exist_ok=True)
+    tags_file.write_text(",".join(published.tags) + "\n")
+    write_published(output_file, published)
 
 
 def read_published(path: Path, setting: str) -> Published:

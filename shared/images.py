@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 
 TAG_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-DIGEST_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
 # The algorithms registries verify, with their hex lengths; the grammar allows others no registry accepts.
 DIGEST_HEX = {"sha256": 64, "sha384": 96, "sha512": 128}
 DEFAULT_REGISTRY = "docker.io"

@@ -28,7 +28,7 @@ from shared.auth import KubeAccess
 from shared.errors import AuthError, PluginError
 from shared.kube_rest import Rest, read_endpoint
 from shared.log import Log
-from shared.restart_grace import BACKOFF_START, RestartGrace, loaded_urllib3, next_delay
+from shared.restart_grace import BACKOFF_START, RestartGrace, loaded_urllib3, next_delay, tls_cut
 
 if TYPE_CHECKING:
     from kubernetes import client
@@ -257,7 +257,8 @@ def explain(error: BaseException, server: str) -> PluginError:
     urllib3 = loaded_urllib3()
     if urllib3 and isinstance(error, urllib3.exceptions.MaxRetryError):
         error = error.reason or error
-    if isinstance(error, ssl.SSLError) or (urllib3 and isinstance(error, urllib3.exceptions.SSLError)):
+    tls = isinstance(error, ssl.SSLError) or (urllib3 and isinstance(error, urllib3.exceptions.SSLError))
+    if tls and not tls_cut(error):  # a connection closed mid-handshake is "cannot reach" below
         return AuthError(f"TLS verification of {server} failed (wrong kubernetes_cert?): {_first_line(error)}")
     if isinstance(error, request_errors()):
         return PluginError(f"cannot reach {server}: {_first_line(error)}")

@@ -4,8 +4,8 @@ A kube-apiserver that has just restarted accepts connections before it is whole:
 are filled it answers 403 or 401 to requests it will allow a few seconds later, and it may answer 429/5xx while
 it catches up (`kubectl rollout status` waits through all of that). So:
 
-- a lost connection (refused, reset, cut mid-stream, timed out) and a 429/5xx answer are retried with backoff
-  until the step's deadline;
+- a lost connection (refused, reset, cut mid-stream or mid-handshake, timed out) and a 429/5xx answer are
+  retried with backoff until the step's deadline;
 - a 401/403 is retried only within a grace window (default 30 s) after the last lost connection, and never past
   the deadline; outside that window it is a real refusal and fails at once;
 - anything else (other 4xx, a failed TLS verification) fails at once.
@@ -51,6 +51,8 @@ def classify(error: BaseException) -> Fault:
     urllib3 = loaded_urllib3()
     if urllib3 and isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
         error = error.reason
+    if tls_cut(error):
+        return Fault.LOST
     if isinstance(error, ssl.SSLError) or (urllib3 and isinstance(error, urllib3.exceptions.SSLError)):
         return Fault.FINAL  # a wrong CA does not fix itself
     if isinstance(error, (OSError, http.client.HTTPException)):
@@ -58,6 +60,17 @@ def classify(error: BaseException) -> Fault:
     if urllib3 and isinstance(error, urllib3.exceptions.HTTPError):
         return Fault.LOST
     return Fault.FINAL
+
+
+def tls_cut(error: BaseException) -> bool:
+    """A TLS error that is a connection closed mid-handshake (EOF), not a failed verification; urllib3 wraps the
+    ssl module's error in its own."""
+    urllib3 = loaded_urllib3()
+    if urllib3 and isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
+        error = error.reason
+    if urllib3 and isinstance(error, urllib3.exceptions.SSLError) and error.args:
+        error = error.args[0]
+    return isinstance(error, (ssl.SSLEOFError, ssl.SSLZeroReturnError))
 
 
 def loaded_urllib3() -> ModuleType | None:

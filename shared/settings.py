@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-import envparse
-
 from shared.errors import SettingsError
 from shared.grammar import FORMATS
 from shared.runners import NAMES, detect_runner
@@ -293,14 +291,12 @@ def _normal(env: str) -> str:
 
 
 class _EnvReader:
-    """Reads raw values through envparse, or from an explicit mapping (used by tests and the docs check).
+    """Reads raw values from the process environment, or from an explicit mapping (tests and the docs check).
 
     A PLUGIN_* name is found in either runner's spelling (Woodpecker's `_` wins when both are set)."""
 
     def __init__(self, environ: Mapping[str, str] | None) -> None:
-        self._explicit = environ
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
-        self._env = envparse.Env()
         self._plugin: dict[str, str] = {}
         for key in sorted(self.environ, key=lambda k: k == _normal(k)):  # exact spellings last: they win
             if key.startswith("PLUGIN_"):
@@ -313,14 +309,7 @@ class _EnvReader:
     def get(self, name: str) -> str | None:
         if name.startswith("PLUGIN_"):
             name = self._plugin.get(name, name)
-        if self._explicit is not None:
-            return self._explicit.get(name)
-        raw = os.environ.get(name)
-        # envparse resolves values starting with "{{" as references to other variables; a password may
-        # legitimately start that way, so such values are taken verbatim.
-        if raw is None or raw.startswith("{{"):
-            return raw
-        return str(self._env(name, default=None))
+        return self.environ.get(name)
 
 
 def update_docs_block(text: str, table: str) -> str:

@@ -3,9 +3,9 @@
 Values come from CI YAML through environment variables, so they are checked strictly: only ASCII digits are
 numbers (Python's int() would take "٣"), every number is bounded (never outside int64, so nothing downstream
 overflows), durations have a maximum, a JSON list must be a list and a JSON map a map, and strings carry no control
-characters. envparse is not used for casting because its casts are the lenient ones this module exists to avoid
-(int() and float() take Unicode digits and "1_000", a bool cast turns "maybe" into False, lists and maps have no
-shape checks); wrapping each cast in these checks would leave it nothing to do.
+characters. envparse's casts are the lenient ones this module exists to avoid (int() and float() take Unicode
+digits and "1_000", a bool cast turns "maybe" into False, lists and maps have no shape checks); wrapping each cast
+in these checks would leave it nothing to do.
 """
 
 from __future__ import annotations
@@ -163,6 +163,16 @@ def _list(s: Setting, raw: str) -> list[str]:
     return items
 
 
+def _json_list(s: Setting, raw: str) -> list[Any]:
+    """A JSON list whose items may be objects (analysis checks, canary steps: the plugin checks their shape), or
+    comma-separated plain values as for `list`."""
+    if raw.startswith("{"):
+        s.fail(raw, "is a JSON object, not a list (give a JSON list or comma-separated values)")
+    if raw.startswith("["):
+        return list(_json(s, raw, list, "list"))
+    return _list(s, raw)
+
+
 def _map(s: Setting, raw: str) -> dict[str, str]:
     result: dict[str, str] = {}
     structured: set[str] = set()  # keys whose value is a JSON object or list (helm values)
@@ -222,6 +232,7 @@ PARSERS: dict[str, Callable[[Setting, str], Any]] = {
     "bool": _bool,
     "duration": _duration,
     "list": _list,
+    "json_list": _json_list,
     "map": _map,
     "path": _path,
 }

@@ -8,6 +8,8 @@
 #     exit-at-start      exits 3 at once with a termination message (EXIT_AT_START): a real CrashLoopBackOff
 #     crash-after-ready  Ready, then exits 1 after 15 s (CRASH_AFTER)
 #     errors             answers / with 500 for every 2nd request (ERROR_RATE=0.5)
+#     errors-20          answers / with 500 for every 5th request (ERROR_RATE=0.2): a canary analysis aborts it
+#     slow               answers / after 0.5 s (LATENCY=0.5): a canary's p99 latency analysis aborts it
 # Called by stack/up.sh; skipped when the sources did not change and the registry still has every tag.
 # Environment (from up.sh): DOCKER_HOST REGISTRY REGISTRY_USERNAME REGISTRY_PASSWORD
 # shellcheck source=common.sh
@@ -25,6 +27,8 @@ VARIANTS=(
   "exit-at-start:EXIT_AT_START=3"
   "crash-after-ready:CRASH_AFTER=15"
   "errors:ERROR_RATE=0.5"
+  "errors-20:ERROR_RATE=0.2 APP_VERSION=v2"
+  "slow:LATENCY=0.5 APP_VERSION=v2"
 )
 APP_SRC=$REPO_ROOT/examples/app
 SUM_FILE=$STACK_STATE/app-images.sum

@@ -16,6 +16,7 @@ KWOK_BIN=$CACHE/bin/kwok-$KWOK_VERSION
 HELM_BIN=$CACHE/bin/helm-$HELM_VERSION/helm
 DRONE_BIN=$CACHE/bin/drone-$DRONE_CLI_VERSION/drone
 WOODPECKER_BIN=$CACHE/bin/woodpecker-$WOODPECKER_VERSION/woodpecker-cli
+PROMETHEUS_BIN=$CACHE/bin/prometheus-$PROMETHEUS_VERSION/prometheus
 CLUSTER_NAME=shipline
 REAL_NODE_NAME=shipline-real
 # On the kwok nodes (kwok's own key): pods land there only when they tolerate it.
@@ -130,4 +131,40 @@ stack_lock() {
   [ -n "${SHIPLINE_STACK_LOCKED:-}" ] && return 0
   mkdir -p "$STACK_STATE" && chmod 700 "$STACK_STATE"
   SHIPLINE_STACK_LOCKED=1 exec flock -o "$STACK_STATE/.lock" "$@"
+}
+
+# The stack's own CA for the TLS endpoints optional components serve (BuildKit's mutual TLS, the TLS registry):
+# made once under $STACK_STATE/ca, never trusted system-wide. (The Kubernetes CA is kwokctl's; this one is ours.)
+CA_DIR=$STACK_STATE/ca
+stack_ca() {
+  [ -s "$CA_DIR/ca.crt" ] && [ -s "$CA_DIR/ca.key" ] && return 0
+  mkdir -p "$CA_DIR" && chmod 700 "$CA_DIR"
+  (umask 077; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj "/CN=shipline stack CA" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" -keyout "$CA_DIR/ca.key" -out "$CA_DIR/ca.crt" 2>/dev/null) \
+    || die "openssl could not make the stack CA in $CA_DIR"
+  log "ca: made the stack CA $CA_DIR/ca.crt"
+}
+
+# issue_cert DIR NAME CN server|client: DIR/NAME.crt and DIR/NAME.key signed by the stack CA (a server cert is
+# valid for 127.0.0.1 and localhost; key identifiers because Python 3.13+ verifies strictly). Kept while it is
+# still signed by the current CA.
+issue_cert() {
+  local dir=$1 name=$2 cn=$3 usage=$4 ext
+  stack_ca
+  if [ -s "$dir/$name.crt" ] && openssl verify -CAfile "$CA_DIR/ca.crt" "$dir/$name.crt" >/dev/null 2>&1; then return 0; fi
+  mkdir -p "$dir"
+  case $usage in
+    server) ext="extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,DNS:localhost" ;;
+    client) ext="extendedKeyUsage=clientAuth" ;;
+    *) die "issue_cert: server or client, got '$usage'" ;;
+  esac
+  (umask 077
+   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$cn" \
+     -keyout "$dir/$name.key" -out "$dir/$name.csr" 2>/dev/null &&
+   openssl x509 -req -in "$dir/$name.csr" -CA "$CA_DIR/ca.crt" -CAkey "$CA_DIR/ca.key" -CAcreateserial -days 825 \
+     -extfile <(printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n%s\n' "$ext") \
+     -out "$dir/$name.crt" 2>/dev/null) || die "openssl could not issue $dir/$name.crt"
+  rm -f "$dir/$name.csr"
 }

@@ -9,7 +9,10 @@
 stack_lock "$0" "$@"
 rm -f "$ENV_FILE"
 
-# The real node first (its kubelet talks to the cluster; its pods, mounts, netns and iptables chains go with it)
+# Optional components (each stops what its own `up` started): BuildKit, then Prometheus (it watches the cluster),
+# then the real node (its kubelet talks to the cluster; its pods, mounts, netns and iptables chains go with it)
+"$STACK_SRC/buildkit.sh" down || log "stopping BuildKit failed; run stack/down.sh again"
+"$STACK_SRC/prometheus.sh" down || log "stopping Prometheus failed; run stack/down.sh again"
 "$STACK_SRC/node.sh" down || log "stopping the real node failed; run stack/down.sh again"
 
 # Kubernetes (kwokctl stops etcd, kube-*, kwok-controller and removes the cluster's work dir)

@@ -246,13 +246,14 @@ iptables: {localhostNodePorts: false, minSyncPeriod: 0s, syncPeriod: 30s}
 EOF
 }
 
-# The bootstrap token, its RBAC (TLS bootstrap with auto-approved client certificates; nothing cluster-admin) and
-# kube-proxy's ServiceAccount. Applied on every `up` (the cluster may have been recreated).
+# The bootstrap token and stack/rbac-node.yaml (TLS bootstrap with auto-approved client certificates, nothing
+# cluster-admin; kube-proxy's ServiceAccount). Applied on every `up` (the cluster may have been recreated).
 apply_rbac() {
   local id secret
   [ -s "$ND/bootstrap-token" ] || (umask 077; python3 -c 'import secrets, string; a = string.ascii_lowercase + string.digits; print("".join(secrets.choice(a) for _ in range(6)) + "." + "".join(secrets.choice(a) for _ in range(16)))' > "$ND/bootstrap-token")
   id=$(cut -d. -f1 "$ND/bootstrap-token"); secret=$(cut -d. -f2 "$ND/bootstrap-token")
-  kubectl_admin apply -f - >/dev/null <<EOF || die "node: applying the bootstrap token and node RBAC failed"
+  kubectl_admin apply -f - -f "$STACK_SRC/rbac-node.yaml" >/dev/null <<EOF \
+    || die "node: applying the bootstrap token and stack/rbac-node.yaml failed"
 apiVersion: v1
 kind: Secret
 metadata: {name: bootstrap-token-$id, namespace: kube-system}
@@ -262,34 +263,6 @@ stringData:
   token-secret: "$secret"
   usage-bootstrap-authentication: "true"
   auth-extra-groups: system:bootstrappers:shipline
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: "shipline:kubelet-bootstrap"}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:node-bootstrapper"}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "system:bootstrappers:shipline"}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: "shipline:node-autoapprove-bootstrap"}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:certificates.k8s.io:certificatesigningrequests:nodeclient"}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "system:bootstrappers:shipline"}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: "shipline:node-autoapprove-renewal"}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient"}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "system:nodes"}]
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: kube-proxy, namespace: kube-system}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: "shipline:kube-proxy"}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:node-proxier"}
-subjects: [{kind: ServiceAccount, name: kube-proxy, namespace: kube-system}]
 EOF
   write_kubeconfig "$ND/kubelet/bootstrap.kubeconfig" "$(cat "$ND/bootstrap-token")"
 }

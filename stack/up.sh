@@ -31,7 +31,7 @@ ensure_packages() {
   for pair in dockerd:docker.io docker-registry:docker-registry htpasswd:apache2-utils debootstrap:debootstrap \
               curl:curl flock:util-linux python3:python3 \
               containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins \
-              iptables:iptables conntrack:conntrack; do
+              iptables:iptables conntrack:conntrack openssl:openssl; do
     cmd=${pair%%:*} pkg=${pair#*:}
     command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
   done
@@ -51,7 +51,7 @@ log "binaries: cache $CACHE/bin (stack/build-bins.sh; cold Kubernetes build take
 "$STACK_SRC/build-bins.sh" all >/dev/null || die "building the stack's binaries failed (see output above)"
 for b in "$KUBE_BIN/kube-apiserver" "$KUBE_BIN/kube-controller-manager" "$KUBE_BIN/kube-scheduler" \
          "$KUBECTL_BIN/kubectl" "$ETCD_BIN/etcd" "$KWOK_BIN/kwok" "$KWOK_BIN/kwokctl" "$HELM_BIN" \
-         "$DRONE_BIN" "$WOODPECKER_BIN"; do
+         "$DRONE_BIN" "$WOODPECKER_BIN" "$PROMETHEUS_BIN"; do
   [ -x "$b" ] || die "missing binary $b after stack/build-bins.sh"
 done
 
@@ -334,13 +334,22 @@ REGISTRY=$REGISTRY REGISTRY_USERNAME=$REGISTRY_USERNAME REGISTRY_PASSWORD=$REGIS
 REGISTRY=$REGISTRY REGISTRY_USERNAME=$REGISTRY_USERNAME REGISTRY_PASSWORD=$REGISTRY_PASSWORD DOCKER_HOST=$DOCKER_HOST \
   "$STACK_SRC/app-images.sh" || die "building the example app images failed"
 
+# Optional components, each its own script writing its $ENV_D/<name>.env: Gateway API CRDs (canary_route) and
+# Prometheus scraping the real node's pods (canary analysis)
+"$STACK_SRC/gateway-api.sh" up || die "installing the Gateway API CRDs failed"
+"$STACK_SRC/prometheus.sh" up || die "Prometheus did not come up"
+
 # ---------------------------------------------------------------------------------------------------------------
 # 7. helm
 helm_version=$("$HELM_BIN" version --template '{{.Version}}' 2>/dev/null) || die "helm $HELM_BIN does not run"
 log "helm: $HELM_BIN ($helm_version)"
 
 # ---------------------------------------------------------------------------------------------------------------
-# 8. .stack/env
+# 8. Optional components: each its own script, writing its lines to $ENV_D/<name>.env
+"$STACK_SRC/buildkit.sh" up || die "BuildKit (stack/buildkit.sh) did not come up"
+
+# ---------------------------------------------------------------------------------------------------------------
+# 9. .stack/env
 q() { case $1 in *[!A-Za-z0-9_./:@%+=,-]*) printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")" ;; *) printf %s "$1" ;; esac; }
 (umask 077; {
   echo "# written by stack/up.sh at $(date -u +%Y-%m-%dT%H:%M:%SZ); shell-sourceable, secrets inside (mode 0600)"

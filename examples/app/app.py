@@ -3,7 +3,9 @@
 GET /           a page naming the version (APP_VERSION, else the VERSION file baked into the image, else "dev")
 GET /healthz    liveness: 200 while the process serves requests
 GET /readiness  readiness: 200 once started (after READY_DELAY seconds), 503 while draining after SIGTERM
-GET /metrics    Prometheus text: requests by path and status, readiness, version
+GET /metrics    Prometheus text: requests by path and status, readiness, version; for canary analysis the
+                conventional http_requests_total{code,version} and http_request_duration_seconds{version} histogram
+                of the application's own requests (/ and /version: probes and scrapes are left out)
 
 Standard library only, so the image needs nothing but Python and starts in well under a second. SIGTERM starts a
 graceful drain: readiness fails first (the Service stops sending traffic), then the server stops after
@@ -15,6 +17,7 @@ Behaviours for tests on a real node (stack/app-images.sh bakes one per image tag
   NEVER_READY=1     serves, but its readiness probe always fails
   CRASH_AFTER=S     Ready, then exits with status 1 after S seconds
   ERROR_RATE=F      answers / with 500 for the fraction F of requests (evenly spread: 0.25 = every 4th)
+  LATENCY=S         answers / after S seconds (a slow version, for latency analysis)
 """
 
 from __future__ import annotations
@@ -30,20 +33,29 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 TERMINATION_LOG = "/dev/termination-log"
+# Prometheus client libraries' default buckets (seconds)
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+APP_PATHS = ("/", "/version")  # what http_requests_total counts: traffic, not probes or scrapes
 
 
 class State:
-    def __init__(self, version: str, ready_delay: float, never_ready: bool = False, error_rate: float = 0.0) -> None:
+    def __init__(
+        self, version: str, ready_delay: float, never_ready: bool = False, error_rate: float = 0.0, latency: float = 0.0
+    ) -> None:
         self.version = version
         self.hostname = socket.gethostname()
         self.started = time.monotonic()
         self.ready_delay = ready_delay
         self.never_ready = never_ready
         self.error_rate = error_rate
+        self.latency = latency
         self.draining = False
         self.lock = threading.Lock()
         self.served = 0  # requests to /, for the error rate
         self.counts: dict[tuple[str, int], int] = {}
+        self.codes: dict[int, int] = {}  # application requests by status
+        self.buckets = [0] * len(BUCKETS)
+        self.duration_sum = 0.0
 
     def ready(self) -> bool:
         if self.never_ready or self.draining:
@@ -61,9 +73,25 @@ class State:
         with self.lock:
             self.counts[(path, status)] = self.counts.get((path, status), 0) + 1
 
+    def observe(self, status: int, seconds: float) -> None:
+        """One application request: its status and how long it took."""
+        with self.lock:
+            self.codes[status] = self.codes.get(status, 0) + 1
+            self.duration_sum += seconds
+            for i, bound in enumerate(BUCKETS):
+                if seconds <= bound:
+                    self.buckets[i] += 1
+
     def metrics(self) -> str:
         with self.lock:
             counts = sorted(self.counts.items())
+            codes, buckets, total, dsum = (
+                sorted(self.codes.items()),
+                list(self.buckets),
+                sum(self.codes.values()),
+                self.duration_sum,
+            )
+        v = f'version="{self.version}"'
         lines = [
             "# HELP app_requests_total HTTP requests served, by path and status.",
             "# TYPE app_requests_total counter",
@@ -74,6 +102,15 @@ class State:
             "# HELP app_info The running version.",
             "# TYPE app_info gauge",
             f'app_info{{version="{self.version}"}} 1',
+            "# HELP http_requests_total Application requests (/ and /version), by status code.",
+            "# TYPE http_requests_total counter",
+            *(f'http_requests_total{{code="{c}",{v}}} {n}' for c, n in codes),
+            "# HELP http_request_duration_seconds Time to answer an application request.",
+            "# TYPE http_request_duration_seconds histogram",
+            *(f'http_request_duration_seconds_bucket{{le="{b:g}",{v}}} {n}' for b, n in zip(BUCKETS, buckets)),
+            f'http_request_duration_seconds_bucket{{le="+Inf",{v}}} {total}',
+            f"http_request_duration_seconds_sum{{{v}}} {dsum:.6f}",
+            f"http_request_duration_seconds_count{{{v}}} {total}",
         ]
         return "\n".join(lines) + "\n"
 
@@ -83,7 +120,10 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
         server_version = "shipline-example"
 
         def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            self.started = time.monotonic()
             path = self.path.split("?", 1)[0]
+            if path == "/" and state.latency:
+                time.sleep(state.latency)
             if path == "/" and state.next_fails():
                 self.reply(500, "injected error (ERROR_RATE)\n")
             elif path == "/":
@@ -108,7 +148,10 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
 
         def reply(self, status: int, body: str, ctype: str = "text/plain; charset=utf-8") -> None:
             known = ("/", "/healthz", "/readiness", "/version", "/metrics")
-            state.count(self.path.split("?", 1)[0] if self.path.split("?", 1)[0] in known else "other", status)
+            path = self.path.split("?", 1)[0]
+            state.count(path if path in known else "other", status)
+            if path in APP_PATHS:
+                state.observe(status, time.monotonic() - self.started)
             data = body.encode()
             self.send_response(status)
             self.send_header("Content-Type", ctype)
@@ -154,6 +197,7 @@ def main() -> int:
         ready_delay=float(os.environ.get("READY_DELAY", "0")),
         never_ready=os.environ.get("NEVER_READY", "") not in ("", "0", "false"),
         error_rate=float(os.environ.get("ERROR_RATE") or 0),
+        latency=float(os.environ.get("LATENCY") or 0),
     )
     crash_after = float(os.environ.get("CRASH_AFTER") or 0)
     if crash_after:

@@ -41,8 +41,18 @@ def execute(values: Values, log: Log) -> int:
         if values.dry_run:
             log.info("dry run: nothing was checked")
             return 0
-        with Cluster.connect(access) as cluster:
-            report(plan, verify(cluster, plan, log), log, DECLARATION.plugin)
+        prometheus = None
+        if plan.analysis:  # every query passes Prometheus' parser before anything is checked (else exit 2)
+            from shared.analysis_run import Target, connect
+
+            target = Target(plan.namespace, plan.deployments[0], plan.analysis_baseline, plan.analysis_interval)
+            prometheus = connect(values, secrets, plan.analysis, target)
+        try:
+            with Cluster.connect(access) as cluster:
+                report(plan, verify(cluster, plan, log, prometheus), log, DECLARATION.plugin)
+        finally:
+            if prometheus is not None:
+                prometheus.close()
     return 0
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from plugins.deployment_verify.settings import DECLARATION
+from shared import analysis
 from shared.handoff import Published
 from shared.http_checks import Expectation
 from shared.settings import Values
@@ -35,6 +37,9 @@ class Plan:
     warmup_retries: int
     warmup_backoff: float
     canary: CanaryPlan | None
+    analysis: tuple[analysis.Check, ...]
+    analysis_interval: float
+    analysis_baseline: str  # {{ stable }}; "" = the verified Deployment itself
     rollback_on_failure: bool
     report_file: Path | None
     junit_file: Path | None
@@ -63,6 +68,8 @@ class Plan:
                 f"canary {c.canary_url} vs baseline {c.baseline_url} x{self.requests_per_url}: error rate at most "
                 f"+{c.max_error_rate_increase:.1%}, p95 at most +{c.max_latency_increase_ms:g} ms"
             )
+        for check in self.analysis:
+            lines.append(f"analysis {check.name} once over the last {self.analysis_interval:g}s: {check.threshold()}")
         lines.append(
             "on failure: roll back to the previous revision" if self.rollback_on_failure else "on failure: no rollback"
         )
@@ -114,6 +121,14 @@ def build_plan(values: Values, published: Published | None, context_namespace: s
         warmup_retries=values.warmup_retries,
         warmup_backoff=values.warmup_backoff,
         canary=canary,
+        analysis=analysis.parse_checks(
+            next(s for s in DECLARATION.settings if s.name == "analysis"),
+            values.analysis,
+            failure_limit=0,
+            on_no_data=values.on_no_data,
+        ),
+        analysis_interval=values.analysis_interval,
+        analysis_baseline=values.analysis_baseline or "",
         rollback_on_failure=values.rollback_on_failure,
         report_file=values.report_file,
         junit_file=values.junit_file,

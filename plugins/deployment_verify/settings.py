@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared import analysis
 from shared.auth import KUBE_ACCESS
 from shared.errors import SettingsError
 from shared.handoff import DEFAULT_PUBLISH_FILE
@@ -119,6 +120,16 @@ CANARY: tuple[Setting, ...] = (
     ),
 )
 
+ANALYSIS: tuple[Setting, ...] = (
+    *analysis.PROMETHEUS_ACCESS,
+    *analysis.CHECKS,
+    Setting(
+        "analysis_baseline",
+        doc="Analysis: the stable Deployment, for {{ stable }} and max_increase ({{ canary }} is the verified one)",
+        format="deployment",
+    ),
+)
+
 OUTCOME: tuple[Setting, ...] = (
     Setting(
         "rollback_on_failure", "bool", False, "When a check fails, undo the Deployments to their previous revision"
@@ -142,8 +153,15 @@ def check_http(values: Values) -> None:
         raise SettingsError(missing, "is required for canary analysis (set both baseline_url and canary_url)")
 
 
+def check_analysis(values: Values) -> None:
+    if values.analysis and not values.prometheus_url:
+        raise SettingsError("PLUGIN_PROMETHEUS_URL", "is required with analysis")
+    if values.analysis and len(values.deployments) != 1:
+        raise SettingsError("PLUGIN_ANALYSIS", "checks one Deployment ({{ canary }}): name exactly one in deployments")
+
+
 DECLARATION = Declaration(
     "deployment-verify",
-    combine(ROLLOUT, HTTP, CANARY, OUTCOME, KUBE_ACCESS),
-    checks=(check_target, check_http),
+    combine(ROLLOUT, HTTP, CANARY, ANALYSIS, OUTCOME, KUBE_ACCESS),
+    checks=(check_target, check_http, check_analysis),
 )

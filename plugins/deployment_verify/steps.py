@@ -23,6 +23,8 @@ from shared.rollout_wait import RolloutResult, undo_rollout, wait_for_rollout
 if TYPE_CHECKING:
     import requests
 
+    from shared.prometheus import Prometheus
+
 
 @dataclass
 class Outcome:
@@ -226,7 +228,21 @@ def roll_back(cluster: Cluster, plan: Plan, names: list[str], log: Log) -> tuple
     return checks, served
 
 
-def verify(cluster: Cluster, plan: Plan, log: Log) -> Outcome:
+def check_analysis(prometheus: Prometheus | None, plan: Plan, names: list[str], log: Log) -> list[Check]:
+    """The analysis checks, once, over the last analysis_interval: {{ canary }} is the verified Deployment."""
+    if prometheus is None or not plan.analysis:
+        return []
+    from shared.analysis_run import Target, measure
+
+    log.heading("Analysis")
+    target = Target(plan.namespace, names[0], plan.analysis_baseline or names[0], plan.analysis_interval)
+    measured = measure(prometheus, plan.analysis, target)
+    for m in measured:
+        log.info(f"{m.check}: {m.shown()} ({m.threshold}): {m.verdict}, {m.reason}")
+    return [m.as_report() for m in measured]
+
+
+def verify(cluster: Cluster, plan: Plan, log: Log, prometheus: Prometheus | None = None) -> Outcome:
     """Every check of the plan, then the rollback when one failed and it is asked for."""
     deadline = time.monotonic() + plan.timeout
     names = resolve_deployments(cluster, plan, log)
@@ -239,8 +255,9 @@ def verify(cluster: Cluster, plan: Plan, log: Log) -> Outcome:
         with requests.Session() as session:
             checks += check_urls(session, plan, log)
             checks += check_canary(session, plan, log)
-    elif plan.urls or plan.canary:
-        log.info("HTTP checks skipped: the rollout already failed")
+        checks += check_analysis(prometheus, plan, names, log)
+    elif plan.urls or plan.canary or plan.analysis:
+        log.info("HTTP checks and analysis skipped: the rollout already failed")
     rolled_back: dict[str, str] = {}
     if plan.rollback_on_failure and not all(c.passed for c in checks):
         rollback_checks, rolled_back = roll_back(cluster, plan, names, log)

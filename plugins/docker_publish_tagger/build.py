@@ -68,7 +68,7 @@ class BuildStream:
 def build_image(client: docker.DockerClient, plan: PublishPlan, log: Log) -> str:
     """Build the plan's image, streaming its log; the image id, or PluginError showing the failed step."""
     spec = plan.build
-    _pull_cache_images(client, spec.cache_from, log)
+    _pull_cache_images(client, [c.image for c in spec.cache_from], log)
     stream = BuildStream()
     try:
         chunks: Iterable[Mapping[str, Any]] = client.api.build(
@@ -78,7 +78,7 @@ def build_image(client: docker.DockerClient, plan: PublishPlan, log: Log) -> str
             target=spec.target or None,
             buildargs=dict(spec.build_args) or None,
             labels=dict(spec.labels) or None,
-            cache_from=list(spec.cache_from) or None,
+            cache_from=[c.image for c in spec.cache_from] or None,
             nocache=spec.no_cache,
             pull=spec.pull,
             network_mode=spec.network or None,

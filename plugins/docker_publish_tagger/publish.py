@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import docker
 
 from plugins.docker_publish_tagger.build import build_image, tag_image
@@ -11,7 +9,7 @@ from plugins.docker_publish_tagger.plan import PublishPlan
 from plugins.docker_publish_tagger.push import Pushed, push_all
 from plugins.docker_publish_tagger.registry import Registry
 from shared.errors import PluginError
-from shared.handoff import Published, write_published
+from shared.handoff import Published, write_outputs
 from shared.log import Log
 
 
@@ -36,15 +34,7 @@ def publish(
     pushed = push_all(client, dest.repo, plan.tags, auth, dest.registry, plan.retries, log)
     log.heading("verify")
     digest = verify(registry, pushed, log)
-    published = Published(
-        repo=dest.repo,
-        tags=list(plan.tags),
-        digest=digest,
-        image=f"{dest.repo}@{digest}",
-        labels=dict(plan.build.labels),
-        build_number=plan.ctx.build_number,
-        commit=plan.ctx.commit_sha,
-    )
+    published = plan.published(digest)
     write_outputs(published, plan.tags_file, plan.output_file)
     log.heading("summary")
     log.table(
@@ -68,9 +58,3 @@ def verify(registry: Registry, pushed: list[Pushed], log: Log) -> str:
             raise PluginError(f"{registry.dest.repo}:{p.tag} resolves to {found} in the registry, not {digest}")
         log.info(f"{p.tag} -> {found}")
     return digest
-
-
-def write_outputs(published: Published, tags_file: Path, output_file: Path) -> None:
-    tags_file.parent.mkdir(parents=True, exist_ok=True)
-    tags_file.write_text(",".join(published.tags) + "\n")
-    write_published(output_file, published)

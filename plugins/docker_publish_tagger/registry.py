@@ -79,15 +79,21 @@ class Registry:
         log: Log,
         session: requests.Session | None = None,
         timeout: float = 15,
+        ca_file: str = "",
     ) -> None:
         self.dest = dest
         self.host = dest.api_host
         self.log = log
         self.timeout = timeout
         self._session = session or requests.Session()
+        # The registry's private CA instead of the system's bundle; given per request, because a session's own
+        # `verify` loses to REQUESTS_CA_BUNDLE in the environment.
+        self._ca_file = ca_file
+        self._verify: str | bool = ca_file or True
         self._creds = (auth["username"], auth["password"]) if auth and auth.get("username") else None
         # Docker itself talks plain HTTP to loopback registries when HTTPS fails; so do we.
-        self._schemes = ["http"] if dest.insecure else (["https", "http"] if is_loopback(self.host) else ["https"])
+        loopback = is_loopback(self.host) and not ca_file
+        self._schemes = ["http"] if dest.insecure else (["https", "http"] if loopback else ["https"])
         self._authorization = ""
 
     def check_access(self) -> None:
@@ -132,9 +138,11 @@ class Registry:
             scheme = self._schemes[0]
             try:
                 return self._session.request(
-                    method, f"{scheme}://{self.host}{path}", headers=headers, timeout=self.timeout
+                    method, f"{scheme}://{self.host}{path}", headers=headers, timeout=self.timeout, verify=self._verify
                 )
             except requests.exceptions.SSLError as e:
+                if "certificate verify failed" in str(e).lower():  # it speaks TLS, with a certificate we distrust
+                    raise self._untrusted(e) from None
                 if len(self._schemes) > 1:
                     self._schemes.pop(0)  # a plain-HTTP loopback registry: what Docker does too
                     continue
@@ -148,6 +156,23 @@ class Registry:
                     self._schemes.pop(0)
                     continue
                 raise PluginError(f"registry {self.host} is unreachable: {_reason(e)}") from None
+
+    def _untrusted(self, e: Exception) -> PluginError:
+        detail = str(e).split("certificate verify failed: ", 1)[-1].split(" (_ssl", 1)[0].strip(" ')\"")
+        if self._ca_file:
+            return PluginError(f"registry {self.host}: its TLS certificate is not signed by registry_ca ({detail})")
+        return PluginError(
+            f"registry {self.host}: its TLS certificate is not trusted ({detail}); set registry_ca to the CA that "
+            "signed it (PEM or base64)"
+        )
+
+    def manifest(self, reference: str) -> tuple[str, dict[str, Any]]:
+        """The digest and body of the manifest or index `reference` (a tag or digest) names."""
+        path = f"/v2/{self.dest.path}/manifests/{reference}"
+        resp = self._request("GET", path, scope=f"repository:{self.dest.path}:pull", accept=MANIFEST_TYPES)
+        if resp.status_code >= 400:
+            raise PluginError(f"registry {self.host}: GET {path}: {registry_message(resp)}")
+        return resp.headers.get("Docker-Content-Digest", ""), resp.json()
 
     def _authorize(self, challenge: str, scope: str) -> None:
         scheme, params = parse_challenge(challenge)
@@ -168,7 +193,7 @@ class Registry:
             raise PluginError(f"registry {self.host} sent a Bearer challenge without a realm")
         query = {"service": params.get("service", ""), "scope": params.get("scope") or scope}
         try:
-            resp = self._session.get(realm, params=query, auth=self._creds, timeout=self.timeout)
+            resp = self._session.get(realm, params=query, auth=self._creds, timeout=self.timeout, verify=self._verify)
         except requests.exceptions.RequestException as e:
             raise PluginError(f"token service {realm} of {self.host} is unreachable: {_reason(e)}") from None
         if resp.status_code in (401, 403):

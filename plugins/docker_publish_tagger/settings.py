@@ -10,6 +10,7 @@ from shared.errors import SettingsError
 from shared.handoff import DEFAULT_PUBLISH_FILE
 from shared.settings import Declaration, Setting, Values, combine
 
+BUILDERS = ("classic", "buildkit")
 STRATEGIES = ("build_id", "system_build_id", "git_sha", "git_sha_build_id", "semver", "branch")
 
 IMAGE: tuple[Setting, ...] = (
@@ -20,7 +21,13 @@ IMAGE: tuple[Setting, ...] = (
         format="repository",
     ),
     Setting("registry", default="", doc="Registry host[:port] (default: taken from repo)", format="registry"),
-    Setting("insecure", "bool", False, "The registry speaks plain HTTP (loopback registries need no setting)"),
+    Setting("insecure", "bool", False, "The registry speaks plain HTTP (loopback registries need no setting; warns)"),
+    Setting(
+        "registry_ca",
+        "text",
+        doc="CA certificate (PEM or base64) of a registry with a private CA: trusted for the registry checks "
+        "(the pushing engine or BuildKit daemon must trust it too)",
+    ),
     Setting(
         "push_retries",
         "int",
@@ -57,11 +64,47 @@ BUILD: tuple[Setting, ...] = (
     ),
     Setting("labels", "map", {}, "Extra image labels (map, or list of key=value)"),
     Setting("auto_labels", "bool", True, "Add OCI labels: created, revision, source, url, version"),
-    Setting("cache_from", "list", [], "Images to use as build cache (pulled first when missing)", format="image"),
+    Setting(
+        "cache_from",
+        "list",
+        [],
+        "Build cache sources: images, or BuildKit cache specs (type=registry,ref=...); classic: images only",
+    ),
+    Setting("cache_to", "list", [], "BuildKit cache exports, e.g. type=registry,ref=reg/app:cache,mode=max"),
     Setting("no_cache", "bool", False, "Build without the layer cache"),
     Setting("pull", "bool", False, "Always pull newer base images"),
     Setting("network", default="", doc="Network for RUN steps, e.g. host", format="network"),
     Setting("platform", default="", doc="Target platform, e.g. linux/amd64", format="platform"),
+)
+
+BUILDKIT: tuple[Setting, ...] = (
+    Setting("builder", default="classic", doc="classic (the Docker engine's builder) or buildkit", choices=BUILDERS),
+    Setting(
+        "buildkit_addr",
+        doc="BuildKit daemon for builder buildkit: tcp://host:1234 (mutual TLS with the three below) or "
+        "unix:///run/buildkit/buildkitd.sock",
+        fallback=("BUILDKIT_HOST",),
+        format="buildkit_addr",
+    ),
+    Setting("buildkit_ca", "text", secret=True, doc="CA certificate of the BuildKit daemon (PEM or base64)"),
+    Setting("buildkit_cert", "text", secret=True, doc="Client certificate for the BuildKit daemon (PEM or base64)"),
+    Setting("buildkit_key", "text", secret=True, doc="Client key for the BuildKit daemon (PEM or base64)"),
+    Setting(
+        "secrets",
+        "list",
+        [],
+        "Build secrets (BuildKit) for RUN --mount=type=secret,id=ID: ID=ENV_NAME or ID=file:path; "
+        "kept out of every layer, the config and the logs",
+    ),
+    Setting(
+        "platforms",
+        "list",
+        [],
+        "Platforms of a multi-platform image (BuildKit), e.g. linux/amd64,linux/arm64",
+        format="platform",
+    ),
+    Setting("provenance", "bool", True, "Attach BuildKit's provenance attestation (mode=min)"),
+    Setting("sbom", "bool", False, "Attach an SBOM attestation (BuildKit; the daemon must reach its scanner image)"),
 )
 
 TAGS: tuple[Setting, ...] = (
@@ -109,6 +152,6 @@ def _check_build_args(values: Values) -> None:
 
 DECLARATION = Declaration(
     "docker-publish-tagger",
-    combine(IMAGE, REGISTRY_ACCESS, BUILD, TAGS, OUTPUT, CI_SETTINGS),
+    combine(IMAGE, REGISTRY_ACCESS, BUILD, BUILDKIT, TAGS, OUTPUT, CI_SETTINGS),
     checks=(_check_build_args,),
 )

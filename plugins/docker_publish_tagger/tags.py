@@ -91,7 +91,8 @@ def tag_problem(tag: str) -> str:
 
 
 def semver_tags(git_tag: str) -> list[str] | None:
-    """The anchors' auto_tag rules; None when `git_tag` is not a semantic version."""
+    """The tags of a release as Drone's docker plugin (`auto_tag`) gives them: 1.2.3 → 1.2.3, 1.2, 1 (0.x keeps
+    its minor); a pre-release or build is one tag. None when `git_tag` is not a semantic version."""
     version = git_tag.removeprefix("refs/tags/")
     version = version[1:] if version[:1] in ("v", "V") else version
     m = _SEMVER.fullmatch(version)

@@ -13,7 +13,10 @@ from shared.runner import run_plugin
 from shared.settings import Values
 
 if TYPE_CHECKING:
-    from plugins.kubectl_helm_deploy.execution import Execution
+    from plugins.kubectl_helm_deploy.execution import Execution, Record
+    from plugins.kubectl_helm_deploy.plan import Plan
+    from shared.auth import SecretDir
+    from shared.prometheus import Prometheus
 
 README = Path(__file__).with_name("README.md")
 
@@ -56,21 +59,50 @@ def execute(values: Values, log: Log) -> int:
         namespace = values.namespace or access.namespace or "default"
         with Cluster.connect(access) as cluster:
             applier = functools.cache(lambda: Applier(cluster, namespace))
-            plan = prepare(values, namespace, applier, os.environ, Path.cwd())
-            log.heading("Plan" + (" (dry run: nothing will change)" if values.dry_run else ""))
-            for line in plan.describe():
-                log.info(line)
             record = Record()
+            plan: Plan | None = None  # None in the report when an input error stops the plan being built
+            prometheus: Prometheus | None = None
             try:
+                plan = prepare(values, namespace, applier, os.environ, Path.cwd())
+                log.heading("Plan" + (" (dry run: nothing will change)" if values.dry_run else ""))
+                for line in plan.describe():
+                    log.info(line)
+                prometheus = analysis_client(values, plan, secrets)
                 if isinstance(plan.steps, HelmRelease):
                     lint(plan.steps, secrets, log)
-                run(Execution(cluster, applier(), plan, log, record), access.kubeconfig)
+                run(Execution(cluster, applier(), plan, log, record, prometheus), access.kubeconfig)
             except ShiplineError as e:
                 write_report(values.report_file, plan, record, "failed", str(e))
                 raise
+            finally:
+                write_junit(values, record)
+                if prometheus is not None:
+                    prometheus.close()
             write_report(values.report_file, plan, record, "dry run" if values.dry_run else "deployed", "")
             summarize(record, log)
     return 0
+
+
+def analysis_client(values: Values, plan: Plan, secrets: SecretDir) -> Prometheus | None:
+    """A Prometheus client when this run analyses, after every query passed Prometheus' parser (else exit 2)."""
+    from plugins.kubectl_helm_deploy.canary_objects import canary_name
+    from plugins.kubectl_helm_deploy.plan import Canary
+    from shared.analysis_run import Target, connect
+
+    steps = plan.steps
+    if not isinstance(steps, Canary) or not steps.analysis or steps.action == "abort":
+        return None
+    if steps.action == "promote" and not steps.resume_at:
+        return None
+    target = Target(plan.namespace, canary_name(steps.target), steps.target, float(values.analysis_interval))
+    return connect(values, secrets, steps.analysis, target)
+
+
+def write_junit(values: Values, record: Record) -> None:
+    if values.junit_file and record.analysis:
+        from shared.report import write_junit as write
+
+        write(values.junit_file, "kubectl-helm-deploy", [m.as_report() for m in record.analysis])
 
 
 def main(argv: list[str] | None = None) -> int:

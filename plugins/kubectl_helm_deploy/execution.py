@@ -3,11 +3,12 @@ done, which becomes the summary and the JSON report (with the plan). It reads on
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plugins.kubectl_helm_deploy import workload
 from plugins.kubectl_helm_deploy.apply import Applier, Outcome
@@ -18,6 +19,10 @@ from shared.kube import Cluster
 from shared.log import Log
 from shared.rollout_wait import undo_rollout, wait_for_rollout
 
+if TYPE_CHECKING:
+    from shared.analysis import Measurement
+    from shared.prometheus import Prometheus
+
 
 @dataclass
 class Record:
@@ -25,12 +30,22 @@ class Record:
     revisions: dict[str, str] = field(default_factory=dict)  # deployment or release -> revision now serving
     serving: dict[str, dict[str, str]] = field(default_factory=dict)  # deployment -> container -> image
     notes: list[str] = field(default_factory=list)
+    analysis: list[Measurement] = field(default_factory=list)  # every analysis run, in order
 
 
 class Execution:
-    def __init__(self, cluster: Cluster, applier: Applier, plan: Plan, log: Log, record: Record) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        applier: Applier,
+        plan: Plan,
+        log: Log,
+        record: Record,
+        prometheus: Prometheus | None = None,
+    ) -> None:
         self.cluster, self.applier, self.plan, self.log, self.record = cluster, applier, plan, log, record
         self.options = plan.options
+        self.prometheus = prometheus
 
     def apply(self, obj: dict[str, Any], *, force: bool | None = None) -> Outcome:
         """Apply one object and log the outcome (blue/green and canary force: they scale what they apply)."""
@@ -94,6 +109,20 @@ class Execution:
         self.record.notes.append(f"rolled back {name} to revision {revision}")
         return RolloutFailed(f"{failure}; rolled back: deployment {name} serves revision {revision} ({images})")
 
+    def analyse(self, stable: str, canary: str, interval: float) -> list[Measurement]:
+        """The plan's analysis checks, once, recorded and logged."""
+        from shared.analysis_run import Target, measure
+
+        checks = getattr(self.plan.steps, "analysis", ())
+        assert self.prometheus is not None  # __main__ connects one whenever the plan has checks
+        measured = measure(self.prometheus, checks, Target(self.plan.namespace, canary, stable, interval))
+        self.record.analysis.extend(measured)
+        self.log.table(
+            ("check", "value", "threshold", "result"),
+            [(m.check, m.shown(), m.threshold, f"{m.verdict}: {m.reason}") for m in measured],
+        )
+        return measured
+
     def pause(self, seconds: float, why: str) -> None:
         if seconds > 0:
             self.log.progress(f"waiting {seconds:g}s: {why}")
@@ -138,21 +167,28 @@ def summarize(record: Record, log: Log) -> None:
         log.info(note)
 
 
-def write_report(path: Path, plan: Plan, record: Record, result: str, error: str) -> None:
+def write_report(path: Path, plan: Plan | None, record: Record, result: str, error: str) -> None:
+    """The JSON report; `plan` is None when an input error stopped it being built (then nothing was done)."""
+    planned: dict[str, Any] = {"plan": []}
+    if plan is not None:
+        planned = {
+            "mode": plan.mode,
+            "strategy": plan.strategy,
+            "namespace": plan.namespace,
+            "image": plan.image,
+            "plan": plan.describe(),
+            "release": plan.steps.release if isinstance(plan.steps, HelmRelease) else "",
+        }
     body = {
         "plugin": "kubectl-helm-deploy",
         "result": result,
         "error": error,
-        "mode": plan.mode,
-        "strategy": plan.strategy,
-        "namespace": plan.namespace,
-        "image": plan.image,
-        "plan": plan.describe(),
+        **planned,
         "objects": [{"kind": o.kind, "name": o.name, "action": o.action} for o in record.outcomes],
         "revisions": record.revisions,
         "serving": record.serving,
         "notes": record.notes,
-        "release": plan.steps.release if isinstance(plan.steps, HelmRelease) else "",
+        "analysis": [dataclasses.asdict(m) for m in record.analysis],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(body, indent=2) + "\n")

@@ -3,13 +3,15 @@ objects a strategy depends on (`live_refs` names them, the caller reads them).""
 
 from __future__ import annotations
 
+import functools
+
 from plugins.kubectl_helm_deploy import blue_green_objects as colors
 from plugins.kubectl_helm_deploy import canary_objects, workload
+from plugins.kubectl_helm_deploy.canary_plan import build_canary
 from plugins.kubectl_helm_deploy.manifests import Manifest
 from plugins.kubectl_helm_deploy.plan import (
     BlueGreen,
     Canary,
-    CanaryStep,
     Live,
     Obj,
     Plan,
@@ -20,6 +22,7 @@ from plugins.kubectl_helm_deploy.plan import (
     deployment_ref,
     ingress_ref,
     options_of,
+    route_ref,
     service_ref,
 )
 from plugins.kubectl_helm_deploy.plan import find as _find
@@ -68,9 +71,11 @@ def live_refs(values: Values, manifests: list[Manifest]) -> list[Ref]:
     if values.strategy == "blue-green":
         required = [service_ref(values.service)]
     elif values.strategy == "canary" and (target := target_of(values, manifests)):
-        required = [deployment_ref(target)]
+        # the stable Deployment, and the canary (its state annotation says where a paused canary resumes)
+        required = [deployment_ref(target), deployment_ref(canary_objects.canary_name(target))]
         named = [service_ref(values.service)] if values.service else []
         named += [ingress_ref(values.canary_ingress)] if values.canary_ingress else []
+        named += [route_ref(values.canary_route)] if values.canary_route else []
     else:
         return []
     return required + [r for r in named if (r[1], r[2]) not in in_manifests]
@@ -93,7 +98,7 @@ def build_plan(
     if values.strategy == "blue-green":
         steps = _blue_green(values, objects, target, live)
     elif values.strategy == "canary":
-        steps = _canary(values, objects, target, live)
+        steps = build_canary(values, objects, target, live, functools.partial(_existing, objects, live))
     else:
         steps = Rolling((target,) if target else tuple(m.name for m in deployments))
     prune = None
@@ -180,63 +185,6 @@ def _existing(objects: list[Manifest], live: Live, ref: Ref, setting: str, requi
             setting, f'"{name}" is not a{"n" if kind == "Ingress" else ""} {kind} in the manifests or the namespace'
         )
     return obj
-
-
-def _canary(values: Values, objects: list[Manifest], target: str, live: Live) -> Canary:
-    stable = _find(objects, "Deployment", target)
-    assert stable is not None  # target_of found it
-    required = values.canary_action != "abort"  # an abort removes the canary whatever the inputs say now
-    service_obj = _existing(objects, live, service_ref(values.service), "PLUGIN_SERVICE", required)
-    ingress = _existing(objects, live, ingress_ref(values.canary_ingress), "PLUGIN_CANARY_INGRESS", required)
-    live_stable = live.get(deployment_ref(target))
-    stable_replicas = workload.replicas_of(live_stable or stable.obj)
-    weights = canary_objects.step_weights(values.canary_steps, values.canary_weight)
-    if 100 in weights:
-        weights = weights[: weights.index(100)]
-    steps: list[CanaryStep] = []
-    for weight in weights:
-        replicas = canary_objects.canary_replicas(weight, stable_replicas)
-        if not ingress:
-            _check_weight(values, weight, replicas, stable_replicas, steps[-1] if steps else None)
-        steps.append(
-            CanaryStep(
-                weight,
-                replicas,
-                canary_objects.canary_deployment(stable.obj, replicas),
-                canary_objects.canary_service(service_obj) if ingress and service_obj else None,
-                canary_objects.canary_ingress(ingress, weight, values.service) if ingress else None,
-            )
-        )
-    removes = [deployment_ref(canary_objects.canary_name(target))]
-    if values.canary_ingress:
-        removes += [
-            service_ref(canary_objects.canary_name(values.service)),
-            ingress_ref(canary_objects.canary_name(values.canary_ingress)),
-        ]
-    return Canary(
-        action=values.canary_action,
-        target=target,
-        promote=Rolling((target,)),
-        create_stable=live_stable is None and values.canary_action == "start",
-        stable_replicas=stable_replicas,
-        others=tuple(m for m in objects if m is not stable),
-        steps=tuple(steps),
-        promote_after=len(weights) < len(canary_objects.step_weights(values.canary_steps, values.canary_weight)),
-        step_pause=float(values.step_pause),
-        removes=tuple(removes),
-    )
-
-
-def _check_weight(values: Values, weight: int, replicas: int, stable: int, before: CanaryStep | None) -> None:
-    """Without a traffic router the weight is a replica ratio: a weight the replicas cannot give is an input error."""
-    setting = "PLUGIN_CANARY_STEPS" if values.canary_steps else "PLUGIN_CANARY_WEIGHT"
-    if stable == 0:
-        raise SettingsError(setting, f"{weight}% cannot be given by replicas: the stable deployment has 0 replicas")
-    if before is not None and replicas <= before.replicas:
-        raise SettingsError(
-            setting,
-            f"{weight}% gives {replicas} canary pod(s) beside {stable} stable, no more than {before.weight}% did",
-        )
 
 
 def _extra_keep(steps: Strategy) -> set[tuple[str, str]]:

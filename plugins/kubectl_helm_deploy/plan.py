@@ -13,6 +13,7 @@ from typing import Any
 from plugins.kubectl_helm_deploy import blue_green_objects as colors
 from plugins.kubectl_helm_deploy import workload
 from plugins.kubectl_helm_deploy.manifests import Manifest
+from shared.analysis import Check
 from shared.settings import Values
 
 Obj = dict[str, Any]
@@ -30,6 +31,10 @@ def deployment_ref(name: str) -> Ref:
 
 def ingress_ref(name: str) -> Ref:
     return ("networking.k8s.io/v1", "Ingress", name)
+
+
+def route_ref(name: str) -> Ref:
+    return ("gateway.networking.k8s.io/v1", "HTTPRoute", name)
 
 
 @dataclass(frozen=True)
@@ -85,8 +90,17 @@ class CanaryStep:
     weight: int
     replicas: int
     deployment: Obj
-    service: Obj | None  # with canary_ingress: the canary-only Service and the weighted Ingress copy
-    ingress: Obj | None
+    service: Obj | None  # with canary_ingress or canary_route: the canary-only Service
+    ingress: Obj | None  # the weighted Ingress copy (canary_ingress)
+    route: Obj | None = None  # the HTTPRoute with this step's backend weights (canary_route)
+    pause: float | None = 0.0  # seconds; None: until promoted
+    interval: float = 30.0  # analysis_interval
+    effective: float = 0.0  # the share of traffic this step gives, in %: exact with a router, else the replica ratio
+
+    def split(self) -> str:
+        if self.effective == self.weight:
+            return f"{self.weight}%"
+        return f"asked {self.weight}%, replicas give {self.effective:.0f}%"
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,9 @@ class Canary:
     promote_after: bool  # the steps end with 100: promote
     step_pause: float
     removes: tuple[Ref, ...]  # what the canary adds, removed on abort, promote and failure
+    analysis: tuple[Check, ...] = ()  # run every step's interval during its pause
+    resume_at: int = 0  # promote of a canary paused until promoted: the step it continues from (0: promote now)
+    route_restore: Obj | None = None  # the HTTPRoute sending everything to the stable Service again
 
 
 @dataclass(frozen=True)
@@ -164,12 +181,13 @@ def _describe_steps(steps: Strategy, options: Options) -> list[str]:
             lines.append(f"scale {steps.colored(steps.live)} to 0 after {steps.scale_down_delay:g}s")
         return lines
     if isinstance(steps, Canary):
-        if steps.action != "start":
+        if steps.action == "abort" or (steps.action == "promote" and not steps.resume_at):
             return [f"canary {steps.action}: remove " + ", ".join(f"{k}/{n}" for _, k, n in steps.removes)]
         lines = [f"create deployment {steps.target} with the new image first"] if steps.create_stable else []
-        lines += [
-            f"canary at {s.weight}%: {s.replicas} pod(s) beside {steps.stable_replicas} stable" for s in steps.steps
-        ]
+        if steps.resume_at:
+            lines.append(f"resume the canary paused at step {steps.resume_at} of {len(steps.steps)}")
+        lines += [_describe_step(s, steps) for s in steps.steps[steps.resume_at :]]
+        lines += [f"analysis {c.name}: {c.threshold()} (failure_limit {c.failure_limit})" for c in steps.analysis]
         if steps.promote_after:
             lines.append(f"promote: deployment {steps.target} takes the new image; the canary is removed")
         return lines
@@ -178,6 +196,17 @@ def _describe_steps(steps: Strategy, options: Options) -> list[str]:
         f"helm release {steps.release}: chart {steps.chart}{version}",
         f"values: {json.dumps(steps.values, sort_keys=True)}",
     ]
+
+
+def _describe_step(step: CanaryStep, canary: Canary) -> str:
+    line = f"canary at {step.split()}: {step.replicas} pod(s) beside {canary.stable_replicas} stable"
+    if step.route is not None:
+        line += f", HTTPRoute {step.route['metadata']['name']} weights {100 - step.weight}/{step.weight}"
+    if step.pause is None:
+        return line + "; pause until promoted"
+    if canary.analysis:
+        return line + f"; analysis every {step.interval:g}s for {max(step.pause, step.interval):g}s"
+    return line + (f"; pause {step.pause:g}s" if step.pause else "")
 
 
 def options_of(values: Values) -> Options:

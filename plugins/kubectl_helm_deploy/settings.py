@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
+from shared import analysis
 from shared.auth import KUBE_ACCESS
 from shared.errors import SettingsError
 from shared.handoff import DEFAULT_PUBLISH_FILE
@@ -106,10 +106,38 @@ STRATEGY: tuple[Setting, ...] = (
     Setting(
         "canary_weight", "int", 10, "Canary: percent of the stable replicas the canary gets", minimum=1, maximum=100
     ),
-    Setting("canary_steps", "list", [], "Canary: weights to step through, e.g. 10,50,100 (100 promotes)"),
-    Setting("step_pause", "duration", 0.0, "Canary: pause after each step"),
-    Setting("canary_action", default="start", doc="Canary: what to do", choices=CANARY_ACTIONS),
+    Setting(
+        "canary_steps",
+        "json_list",
+        [],
+        'Canary: weights to step through, e.g. 10,50,100 (100 promotes), or JSON steps {"weight": 10, "pause": '
+        '"5m" or "until promoted", "analysis_interval": "1m"}',
+    ),
+    Setting("step_pause", "duration", 0.0, "Canary: pause after each step (a step's own pause wins)"),
+    Setting(
+        "canary_action",
+        default="start",
+        doc="Canary: what to do; promote resumes a canary paused until promoted, else promotes it",
+        choices=CANARY_ACTIONS,
+    ),
     Setting("canary_ingress", doc="Canary: an Ingress to copy with ingress-nginx canary annotations", format="ingress"),
+    Setting(
+        "canary_route",
+        doc="Canary: a Gateway API HTTPRoute whose backend weights split traffic exactly (stable Service vs "
+        "<service>-canary)",
+        format="route",
+    ),
+    Setting(
+        "max_weight_error",
+        "int",
+        10,
+        "Canary without a router: how many points the replica ratio may be off the asked weight",
+        minimum=0,
+        maximum=100,
+    ),
+    Setting(
+        "allow_replica_rounding", "bool", False, "Canary: accept a replica ratio off by more than max_weight_error"
+    ),
 )
 
 OUTPUT: tuple[Setting, ...] = (
@@ -121,6 +149,7 @@ OUTPUT: tuple[Setting, ...] = (
         "JSON report of what was applied and what serves",
         output=True,
     ),
+    Setting("junit_file", "path", None, "Canary analysis runs as JUnit XML (one testcase per run)", output=True),
 )
 
 
@@ -136,15 +165,22 @@ def check_mode(values: Values) -> None:
 def check_strategy(values: Values) -> None:
     if values.strategy == "blue-green" and not values.service:
         raise SettingsError("PLUGIN_SERVICE", "is required with strategy blue-green")
-    if values.canary_ingress and not values.service:
-        raise SettingsError("PLUGIN_SERVICE", "is required with canary_ingress")
-    for step in values.canary_steps:
-        if not re.fullmatch(r"[0-9]{1,3}", step) or not 1 <= int(step) <= 100:
-            raise SettingsError("PLUGIN_CANARY_STEPS", f'"{step}" is not a weight between 1 and 100')
+    for router in ("canary_ingress", "canary_route"):
+        if getattr(values, router) and not values.service:
+            raise SettingsError("PLUGIN_SERVICE", f"is required with {router}")
+    if values.canary_ingress and values.canary_route:
+        raise SettingsError("PLUGIN_CANARY_ROUTE", "set either canary_route or canary_ingress, not both")
+
+
+def check_analysis(values: Values) -> None:
+    if values.analysis and values.strategy != "canary":
+        raise SettingsError("PLUGIN_ANALYSIS", "runs during a canary: it needs strategy canary")
+    if values.analysis and not values.prometheus_url:
+        raise SettingsError("PLUGIN_PROMETHEUS_URL", "is required with analysis")
 
 
 DECLARATION = Declaration(
     "kubectl-helm-deploy",
-    combine(TARGET, MANIFESTS, HELM, STRATEGY, OUTPUT, KUBE_ACCESS),
-    checks=(check_mode, check_strategy),
+    combine(TARGET, MANIFESTS, HELM, STRATEGY, analysis.SETTINGS, OUTPUT, KUBE_ACCESS),
+    checks=(check_mode, check_strategy, check_analysis),
 )

@@ -168,13 +168,7 @@ def namespace(
 @pytest.fixture
 def deployer(harness: Harness, namespace: Namespace) -> Harness:
     """The harness with the namespace's least-privilege deployer credentials, as a pipeline's secrets give them."""
-    return harness.configure(
-        secrets=[namespace.token],
-        kubernetes_server=namespace.server,
-        kubernetes_cert=Path(namespace.ca_file).read_text(),
-        kubernetes_token=namespace.token,
-        namespace=namespace.name,
-    )
+    return harness.configure(secrets=[namespace.token], **namespace.access_env())
 
 
 Deploy = Callable[..., Run]

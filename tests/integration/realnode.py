@@ -162,7 +162,3 @@ def ready_endpoints(api: client.ApiClient, namespace: str, service_name: str) ->
 def live_pods(api: client.ApiClient, namespace: str, selector: str) -> list[client.V1Pod]:
     pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=selector).items
     return [p for p in pods if not p.metadata.deletion_timestamp]
-
-
-def container_status(api: client.ApiClient, namespace: str, selector: str) -> list[client.V1ContainerStatus]:
-    return [cs for p in live_pods(api, namespace, selector) for cs in (p.status.container_statuses or ())]

@@ -115,6 +115,15 @@ class Namespace:
         """A kubeconfig for this namespace's deployer (mode 0600)."""
         return write_token_kubeconfig(path, self.server, self.ca_file, self.token, self.name)
 
+    def access_env(self) -> dict[str, str]:
+        """The settings that make a plugin step this namespace's deployer, as the step's environment."""
+        return {
+            "PLUGIN_KUBERNETES_SERVER": self.server,
+            "PLUGIN_KUBERNETES_CERT": Path(self.ca_file).read_text(),
+            "PLUGIN_KUBERNETES_TOKEN": self.token,
+            "PLUGIN_NAMESPACE": self.name,
+        }
+
 
 def render_rbac(namespace: str, where: str = "kwok") -> list[dict[str, Any]]:
     """stack/rbac-deployer.yaml for `namespace`: Namespace (its pods placed on the kwok nodes or the real node,
@@ -206,10 +215,15 @@ KINDS = (
 
 def cluster_state(admin: client.ApiClient, namespace: str) -> dict[str, Any]:
     """The cluster's namespaces and the resourceVersion of every object of KINDS in `namespace`."""
-    # Namespaces earlier tests deleted are still terminating and vanish on their own; they do not count.
+    # Namespaces of tests and benchmarks (it-*, bench-*) come and go while this one runs (several test runs share
+    # the stack), and deleted ones are still terminating for a while: they do not count.
     namespaces = client.CoreV1Api(admin).list_namespace().items
     state: dict[str, Any] = {
-        "namespaces": sorted(n.metadata.name for n in namespaces if n.status.phase != "Terminating")
+        "namespaces": sorted(
+            n.metadata.name
+            for n in namespaces
+            if n.status.phase != "Terminating" and not n.metadata.name.startswith(("it-", "bench-"))
+        )
     }
     for api, method in KINDS:
         items = getattr(getattr(client, api)(admin), method)(namespace).items

@@ -1,6 +1,6 @@
-"""Issue 14's cases against the stack, each run as the plugin's own process: the bad input is refused with exit 2
-and one line naming the setting, and nothing changed (no image built or pushed, no object touched, no pod
-killed). Before, each of them got as far as Docker, the registry or the API server. The seventh case (chaos-kill's
+"""Bad inputs that look plausible until Docker, the registry or the API server sees them, against the stack, each
+run as the plugin's own process: the bad input is refused with exit 2 and one line naming the setting, and nothing
+changed (no image built or pushed, no object touched, no pod killed). The seventh case (chaos-kill's
 guard) runs a real kill: percent 99 of 7 pods leaves one Ready pod."""
 
 from __future__ import annotations
@@ -23,14 +23,6 @@ def workspace(tmp_path: Path) -> Path:
     (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY a.txt /a.txt\n")
     (tmp_path / "a.txt").write_text(f"{uuid.uuid4()}\n")
     return tmp_path
-
-
-def access(ns: Namespace) -> dict[str, str]:
-    return {
-        "PLUGIN_KUBERNETES_SERVER": ns.server,
-        "PLUGIN_KUBERNETES_CERT": Path(ns.ca_file).read_text(),
-        "PLUGIN_KUBERNETES_TOKEN": ns.token,
-    }
 
 
 def refused(plugin: str, env: dict[str, str], cwd: Path, setting: str, secret: str) -> str:
@@ -130,7 +122,7 @@ def test_cluster_plugins_refuse_before_any_api_call(
     deployment(kube_admin, namespace.name, "web", 2)
     (tmp_path / "k8s").mkdir()
     (tmp_path / "k8s" / "web.yaml").write_text(WEB_MANIFEST)
-    env = {**DRONE_CI, **access(namespace), "PLUGIN_NAMESPACE": namespace.name, **settings}
+    env = {**DRONE_CI, **namespace.access_env(), **settings}
     before = cluster_state(kube_admin, namespace.name)
     refused(plugin, env, tmp_path, setting, namespace.token)
     assert cluster_state(kube_admin, namespace.name) == before
@@ -141,8 +133,7 @@ def test_chaos_never_kills_the_last_ready_pod(
 ) -> None:
     deployment(kube_admin, namespace.name, "web", 7)
     env = {
-        **access(namespace),
-        "PLUGIN_NAMESPACE": namespace.name,
+        **namespace.access_env(),
         "PLUGIN_LABEL_SELECTOR": "app=web",
         "PLUGIN_MODE": "percent",
         "PLUGIN_VALUE": "99",

@@ -449,11 +449,9 @@ def test_watch_cut_mid_wait_is_resumed(cluster: Cluster, namespace: Namespace, t
     cluster.create("web", f"{REPO}:v1")
     cluster.set_image("web", f"{REPO}:unready")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PLUGIN_", "KUBERNETES_"))}
+    env.update(namespace.access_env())
     env.update(
         PLUGIN_KUBERNETES_SERVER=f"https://127.0.0.1:{proxy.port}",
-        PLUGIN_KUBERNETES_CERT=Path(namespace.ca_file).read_text(),
-        PLUGIN_KUBERNETES_TOKEN=namespace.token,
-        PLUGIN_NAMESPACE=namespace.name,
         PLUGIN_DEPLOYMENTS="web",
         PLUGIN_TIMEOUT="60s",
         PLUGIN_REPORT_FILE=str(tmp_path / "report.json"),

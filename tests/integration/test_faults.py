@@ -45,10 +45,7 @@ def healed_stack() -> Iterator[None]:
 
 def plugin_env(ns: Namespace, tmp_path: Path, **settings: str) -> dict[str, str]:
     return {
-        "PLUGIN_KUBERNETES_SERVER": ns.server,
-        "PLUGIN_KUBERNETES_CERT": Path(ns.ca_file).read_text(),
-        "PLUGIN_KUBERNETES_TOKEN": ns.token,
-        "PLUGIN_NAMESPACE": ns.name,
+        **ns.access_env(),
         "PLUGIN_REPORT_FILE": str(tmp_path / "report.json"),
         **{f"PLUGIN_{k.upper()}": v for k, v in settings.items()},
     }
@@ -61,7 +58,13 @@ def create_deployment(admin: client.ApiClient, ns: str, name: str, image: str, r
 
 
 def through_apiserver_restart(
-    admin: client.ApiClient, module: str, env: dict[str, str], cwd: Path, *, waiting: str, noticed: str | None
+    admin: client.ApiClient,
+    module: str,
+    env: dict[str, str],
+    cwd: Path,
+    *,
+    waiting: str = r'Waiting for deployment "web" rollout',
+    noticed: str | None = r"interrupted|retrying",
 ) -> tuple[int, str]:
     """Run the plugin (inside `nodes_cordoned`: its rollout or recovery is held); once it prints `waiting`, kill
     the API server and keep it down until the plugin prints `noticed` and FAULT_SECONDS more; start it again,
@@ -74,9 +77,11 @@ def through_apiserver_restart(
                 plugin.wait_for_output(noticed, WAIT)  # it saw the connection go
             time.sleep(FAULT_SECONDS)  # the fault's length: reconnecting is refused meanwhile
         uncordon(admin)
-        return plugin.finish(WAIT + 120)
+        code, out = plugin.finish(WAIT + 120)
     finally:
         plugin.stop()
+    print(f"[faults] {module} exit {code}, 401/403 ridden out {noted_refusals(out)} times:\n{out}")
+    return code, out
 
 
 def report(tmp_path: Path) -> dict[str, Any]:
@@ -101,15 +106,7 @@ def test_deployment_verify_rides_out_an_apiserver_restart(
             [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "app:2"}],
         )
         env = plugin_env(namespace, tmp_path, deployments="web", timeout="300s")
-        code, out = through_apiserver_restart(
-            kube_admin,
-            "plugins.deployment_verify",
-            env,
-            tmp_path,
-            waiting=r'Waiting for deployment "web" rollout',
-            noticed=r"interrupted|retrying",
-        )
-    print(f"[faults] deployment-verify exit {code}, 401/403 ridden out {noted_refusals(out)} times:\n{out}")
+        code, out = through_apiserver_restart(kube_admin, "plugins.deployment_verify", env, tmp_path)
     assert code == 0, out
     rollout = next(c for c in report(tmp_path)["checks"] if c["name"] == "rollout web")
     assert rollout["passed"] and rollout["measured"].startswith("revision 2 "), rollout
@@ -126,15 +123,7 @@ def test_kubectl_helm_deploy_rides_out_an_apiserver_restart(
     )
     env["GREETING"] = "hello"  # the fixture's ConfigMap substitutes it
     with nodes_cordoned(kube_admin):
-        code, out = through_apiserver_restart(
-            kube_admin,
-            "plugins.kubectl_helm_deploy",
-            env,
-            tmp_path,
-            waiting=r'Waiting for deployment "web" rollout',
-            noticed=r"interrupted|retrying",
-        )
-    print(f"[faults] kubectl-helm-deploy exit {code}, 401/403 ridden out {noted_refusals(out)} times:\n{out}")
+        code, out = through_apiserver_restart(kube_admin, "plugins.kubectl_helm_deploy", env, tmp_path)
     assert code == 0, out
     assert "deployment web rolled out: revision 1" in out
     status = client.AppsV1Api(kube_admin).read_namespaced_deployment("web", namespace.name).status
@@ -151,7 +140,6 @@ def test_chaos_kill_recovery_rides_out_an_apiserver_restart(
         code, out = through_apiserver_restart(
             kube_admin, "plugins.chaos_kill", env, tmp_path, waiting=r"\): killed", noticed=None
         )
-    print(f"[faults] chaos-kill exit {code}:\n{out}")
     assert code == 0, out
     data = report(tmp_path)
     assert data["passed"] is True

@@ -48,13 +48,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def baseline(plugin: str, stack: dict[str, str], ns: Namespace, registry: Registry, repo: str) -> dict[str, str]:
     """A valid dry-run configuration of `plugin` against the stack, as Drone would hand it over."""
-    access = {
-        "PLUGIN_KUBERNETES_SERVER": ns.server,
-        "PLUGIN_KUBERNETES_CERT": Path(ns.ca_file).read_text(),
-        "PLUGIN_KUBERNETES_TOKEN": ns.token,
-        "PLUGIN_NAMESPACE": ns.name,
-        "PLUGIN_DRY_RUN": "true",
-    }
+    access = {**ns.access_env(), "PLUGIN_DRY_RUN": "true"}
     return {
         "docker_publish_tagger": {
             **DRONE_CI,

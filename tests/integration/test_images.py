@@ -1,6 +1,6 @@
-"""The four plugin images: built on the local base by scripts/images.sh (what `make images` runs), and used the
-design card's third way: `docker run --rm --network host -e PLUGIN_...` against the real stack, with the workspace
-and socket as CI runners hand them over (root-owned 0755 workspace, the engine's socket as it is)."""
+"""The four plugin images: built on the local base by scripts/images.sh (what `make images` runs), and run as a
+CI runner runs a plugin step: `docker run --rm --network host -e PLUGIN_...` against the real stack, with the
+workspace and socket as CI runners hand them over (root-owned 0755 workspace, the engine's socket as it is)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import subprocess
 import tarfile
 import tomllib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,10 @@ def run_plugin(
     workdir: Path,
     docker_socket: bool = False,
     user: str = "",
+    volumes: Sequence[Path] = (),
 ) -> subprocess.CompletedProcess[str]:
     args = ["run", "--rm", "--network", "host", "-v", f"{workdir}:{workdir}", "-w", str(workdir)]
+    args += [a for v in volumes for a in ("-v", f"{v}:{v}")]  # e.g. a BuildKit daemon's socket directory
     args += ["--user", user] if user else []
     if docker_socket:
         sock = stack["DOCKER_HOST"].removeprefix("unix://")
@@ -65,13 +67,11 @@ def workspace(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def kube_env(ns: Namespace, stack: Mapping[str, str]) -> dict[str, str]:
-    return {
-        "PLUGIN_NAMESPACE": ns.name,
-        "PLUGIN_KUBERNETES_SERVER": ns.server,
-        "PLUGIN_KUBERNETES_CERT": Path(stack["KUBE_CA_FILE"]).read_text(),
-        "PLUGIN_KUBERNETES_TOKEN": ns.token,
-    }
+def example_workspace(tmp_path: Path, part: str) -> Path:
+    """A workspace holding the example's `part` (examples/k8s or examples/chart) under the same name."""
+    ws = workspace(tmp_path)
+    shutil.copytree(ROOT / "examples" / part, ws / part)
+    return ws
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -337,10 +337,9 @@ def test_deploy_verify_and_chaos_images_on_the_stack(
     images: dict[str, str], stack: dict[str, str], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     """Deploy the example manifests with the deployer token, verify them, and run a chaos dry run: all as images."""
-    ws = workspace(tmp_path)
-    shutil.copytree(ROOT / "examples" / "k8s", ws / "k8s")
+    ws = example_workspace(tmp_path, "k8s")
     app_image = f"{stack['REGISTRY']}/it-images/example-app:v1"
-    kube = kube_env(namespace, stack)
+    kube = namespace.access_env()
 
     settings = {"PLUGIN_MANIFESTS": "k8s", "PLUGIN_IMAGE": app_image, "PLUGIN_TIMEOUT": "90s"}
     deploy = run_plugin(stack, "kubectl-helm-deploy", {**kube, **settings}, ws)
@@ -386,8 +385,7 @@ def test_deploy_image_installs_the_example_chart_with_its_helm(
     images: dict[str, str], stack: dict[str, str], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     """Helm mode inside the image: lint, install the example chart with the deployer token, image injected."""
-    ws = workspace(tmp_path)
-    shutil.copytree(ROOT / "examples" / "chart", ws / "chart")
+    ws = example_workspace(tmp_path, "chart")
     app_image = f"{stack['REGISTRY']}/it-images/example-app:v1"
     settings = {
         "PLUGIN_CHART": "chart",
@@ -396,7 +394,7 @@ def test_deploy_image_installs_the_example_chart_with_its_helm(
         "PLUGIN_IMAGE_VALUE": "image",
         "PLUGIN_TIMEOUT": "90s",
     }
-    done = run_plugin(stack, "kubectl-helm-deploy", {**kube_env(namespace, stack), **settings}, ws)
+    done = run_plugin(stack, "kubectl-helm-deploy", {**namespace.access_env(), **settings}, ws)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert namespace.token not in output

@@ -47,7 +47,7 @@ def test_canary_abort_removes_canary_only(deploy: Deploy, namespace: Namespace, 
     run = deploy(manifests=CANARY, image=f"{IMAGE}:v2", strategy="canary", canary_steps="25,50", service="web")
     assert run.code == 0, run.out
     canary = deployment(kube_admin, namespace.name, "web-canary")
-    assert canary is not None and canary.spec.replicas == 2  # the last step: 50% of 4
+    assert canary is not None and canary.spec.replicas == 4  # the last step: 50% of the traffic is 4 pods beside 4
     run = deploy(manifests=CANARY, strategy="canary", canary_action="abort", service="web")
     assert run.code == 0, run.out
     assert deployment(kube_admin, namespace.name, "web-canary") is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -94,84 +95,83 @@ def test_pods_are_real_processes_behind_a_service(
 # -- kubectl-helm-deploy ---------------------------------------------------------------------------------------
 
 
-def v1_then_v2_under_traffic(
-    stack: dict[str, str],
-    api: client.ApiClient,
-    namespace: Namespace,
-    run_plugin: Callable[..., Any],
-    **settings: str,
-) -> str:
-    """Deploys v1 (healthy), then v2 while a client keeps asking the Service: both deploys pass, both versions
-    answer, not one request fails. Returns the Service's URL."""
-    code, out, _ = run_plugin(deploy_main, image=image(stack, "healthy"), **settings)
-    assert code == 0, out
-    url = service_url(api, namespace.name, "web")
-    wait_answering(url, expect="version: v1")
-    with Traffic(url) as traffic:
-        code, out, _ = run_plugin(deploy_main, image=image(stack, "v2"), **settings)
-        wait_answering(url, expect="version: v2")
-    assert code == 0, out
-    assert traffic.failed == 0 and traffic.versions["v1"] and traffic.versions["v2"], traffic.summary()
-    return url
+@dataclass(frozen=True)
+class Web:
+    """Deployment and Service `web` from a manifests directory (3 replicas, real-node probes), deployed by
+    kubectl-helm-deploy as a pipeline step."""
+
+    stack: dict[str, str]
+    api: client.ApiClient
+    namespace: str
+    run_plugin: Callable[..., tuple[int, str, dict[str, Any]]]
+    manifests: str
+
+    def deploy(self, version: str, **settings: str) -> tuple[int, str]:
+        code, out, _ = self.run_plugin(
+            deploy_main, image=image(self.stack, version), manifests=self.manifests, **settings
+        )
+        return code, out
+
+    def deploy_v1(self, **settings: str) -> str:
+        """Deploys v1 (healthy) and waits until the Service answers with it. Returns the Service's URL."""
+        code, out = self.deploy("healthy", **settings)
+        assert code == 0, out
+        url = service_url(self.api, self.namespace, "web")
+        wait_answering(url, expect="version: v1")
+        return url
+
+    def v1_then_v2_under_traffic(self, **settings: str) -> str:
+        """Deploys v1, then v2 while a client keeps asking the Service: both deploys pass, both versions answer, not
+        one request fails. Returns the Service's URL."""
+        url = self.deploy_v1(**settings)
+        with Traffic(url) as traffic:
+            code, out = self.deploy("v2", **settings)
+            wait_answering(url, expect="version: v2")
+        assert code == 0, out
+        assert traffic.failed == 0 and traffic.versions["v1"] and traffic.versions["v2"], traffic.summary()
+        return url
 
 
 @pytest.fixture
-def manifests(tmp_path: Path) -> str:
-    """A directory with Deployment `web` (3 replicas, real-node probes) and Service `web`: what the plugin applies."""
+def web(
+    stack: dict[str, str],
+    kube_admin: client.ApiClient,
+    namespace: Namespace,
+    run_plugin: Callable[..., tuple[int, str, dict[str, Any]]],
+    tmp_path: Path,
+) -> Web:
     path = tmp_path / "k8s"
     path.mkdir()
     docs = [realnode.deployment("web", "placeholder:set-by-the-plugin", replicas=3), realnode.service("web")]
     (path / "app.yaml").write_text(yaml.safe_dump_all(docs))
-    return str(path)
+    return Web(stack, kube_admin, namespace.name, run_plugin, str(path))
 
 
-def test_deploy_rolls_without_a_failed_request_and_rolls_a_crash_back(
-    stack: dict[str, str],
-    kube_admin: client.ApiClient,
-    namespace: Namespace,
-    run_plugin: Callable[..., Any],
-    manifests: str,
-) -> None:
-    settings = {"manifests": manifests, "strategy": "rolling", "timeout": "5m", "max_unavailable": "0"}
+def test_deploy_rolls_without_a_failed_request_and_rolls_a_crash_back(web: Web) -> None:
+    settings = {"strategy": "rolling", "timeout": "5m", "max_unavailable": "0"}
     # Rolling v1 -> v2 with maxUnavailable 0 while a client keeps asking the Service: not one request fails.
-    url = v1_then_v2_under_traffic(stack, kube_admin, namespace, run_plugin, max_surge="1", **settings)
+    url = web.v1_then_v2_under_traffic(max_surge="1", **settings)
 
     # A build whose container exits at start: the real CrashLoopBackOff fails the deploy, which rolls back to v2.
-    code, out, _ = run_plugin(deploy_main, image=image(stack, "exit-at-start"), rollback_on_failure="true", **settings)
+    code, out = web.deploy("exit-at-start", rollback_on_failure="true", **settings)
     assert code == 1, out
     assert "CrashLoopBackOff" in out and "exiting at start with status 3" in out
-    wait_available(kube_admin, namespace.name, "web")
-    images = {p.spec.containers[0].image for p in realnode.live_pods(kube_admin, namespace.name, "app=web")}
-    assert images == {image(stack, "v2")}
+    wait_available(web.api, web.namespace, "web")
+    images = {p.spec.containers[0].image for p in realnode.live_pods(web.api, web.namespace, "app=web")}
+    assert images == {image(web.stack, "v2")}
     wait_answering(url, expect="version: v2")
 
 
-def test_blue_green_switches_without_a_failed_request(
-    stack: dict[str, str],
-    kube_admin: client.ApiClient,
-    namespace: Namespace,
-    run_plugin: Callable[..., Any],
-    manifests: str,
-) -> None:
-    settings = {"manifests": manifests, "strategy": "blue-green", "service": "web", "timeout": "5m"}
-    v1_then_v2_under_traffic(stack, kube_admin, namespace, run_plugin, scale_down_delay="5s", **settings)
-    selector = client.CoreV1Api(kube_admin).read_namespaced_service("web", namespace.name).spec.selector
+def test_blue_green_switches_without_a_failed_request(web: Web) -> None:
+    web.v1_then_v2_under_traffic(strategy="blue-green", service="web", timeout="5m", scale_down_delay="5s")
+    selector = client.CoreV1Api(web.api).read_namespaced_service("web", web.namespace).spec.selector
     assert selector["shipline.io/color"] == "green"
 
 
-def test_canary_traffic_reaches_the_canary_pods(
-    stack: dict[str, str],
-    kube_admin: client.ApiClient,
-    namespace: Namespace,
-    run_plugin: Callable[..., Any],
-    manifests: str,
-) -> None:
-    settings = {"manifests": manifests, "service": "web", "timeout": "5m"}
-    code, out, _ = run_plugin(deploy_main, image=image(stack, "healthy"), **settings)
-    assert code == 0, out
-    url = service_url(kube_admin, namespace.name, "web")
-    wait_answering(url, expect="version: v1")
-    code, out, _ = run_plugin(deploy_main, image=image(stack, "v2"), strategy="canary", canary_weight="34", **settings)
+def test_canary_traffic_reaches_the_canary_pods(web: Web) -> None:
+    settings = {"service": "web", "timeout": "5m"}
+    url = web.deploy_v1(**settings)
+    code, out = web.deploy("v2", strategy="canary", canary_weight="34", **settings)
     assert code == 0, out
     # The stable Service selects both tracks: kube-proxy spreads a client's requests over stable and canary pods.
     with Traffic(url) as traffic:
@@ -182,15 +182,25 @@ def test_canary_traffic_reaches_the_canary_pods(
 # -- deployment-verify -------------------------------------------------------------------------------------------
 
 
+def update_to(stack: dict[str, str], api: client.ApiClient, namespace: str, version: str, replicas: int = 2) -> None:
+    """Deployment `web` of healthy pods, once available updated to `version`."""
+    create(api, namespace, realnode.deployment("web", image(stack, "healthy"), replicas=replicas))
+    wait_available(api, namespace, "web")
+    set_image(api, namespace, "web", image(stack, version))
+
+
+def verify_fails(run_plugin: Callable[..., Any], **settings: str) -> tuple[str, dict[str, Any]]:
+    """Runs deployment-verify on `web`, which must fail (exit 1): its last line (the cause) and its report."""
+    code, out, report = run_plugin(verify_main, deployments="web", **settings)
+    assert code == 1, out
+    return out.splitlines()[-1], report
+
+
 def test_verify_catches_a_real_crash_loop_with_its_termination_message(
     stack: dict[str, str], kube_admin: client.ApiClient, namespace: Namespace, run_plugin: Callable[..., Any]
 ) -> None:
-    create(kube_admin, namespace.name, realnode.deployment("web", image(stack, "healthy")))
-    wait_available(kube_admin, namespace.name, "web")
-    set_image(kube_admin, namespace.name, "web", image(stack, "exit-at-start"))
-    code, out, report = run_plugin(verify_main, deployments="web", timeout="5m")
-    assert code == 1, out
-    last = out.splitlines()[-1]
+    update_to(stack, kube_admin, namespace.name, "exit-at-start")
+    last, report = verify_fails(run_plugin, timeout="5m")
     assert "rollout web" in last and "container app" in last
     # What the kubelet reported, not a stage rule: the real exit code and the app's termination message.
     assert "exit code 3: exiting at start with status 3 (EXIT_AT_START)" in last
@@ -203,9 +213,7 @@ def test_verify_times_out_on_a_pod_that_never_becomes_ready(
     stack: dict[str, str], kube_admin: client.ApiClient, namespace: Namespace, run_plugin: Callable[..., Any]
 ) -> None:
     create(kube_admin, namespace.name, realnode.deployment("web", image(stack, "never-ready"), replicas=1))
-    code, out, _ = run_plugin(verify_main, deployments="web", timeout="60s")
-    assert code == 1, out
-    last = out.splitlines()[-1]
+    last, _ = verify_fails(run_plugin, timeout="60s")
     assert 'deployment "web" did not finish rolling out within 60s' in last
     assert "pods never Ready: web-" in last
 
@@ -223,21 +231,15 @@ def test_verify_catches_a_crash_after_ready_within_min_ready_seconds(
     # Ready at once, exits after 15 s: minReadySeconds keeps the rollout open long enough to see it.
     dep = realnode.deployment("web", image(stack, "crash-after-ready"), replicas=1, min_ready_seconds=120)
     create(kube_admin, namespace.name, dep)
-    code, out, _ = run_plugin(verify_main, deployments="web", timeout="5m", max_restarts="0")
-    assert code == 1, out
-    last = out.splitlines()[-1]
+    last, _ = verify_fails(run_plugin, timeout="5m", max_restarts="0")
     assert "crashing after 15s (CRASH_AFTER)" in last and "exit code 1" in last
 
 
 def test_verify_fails_fast_on_an_image_missing_from_the_registry(
     stack: dict[str, str], kube_admin: client.ApiClient, namespace: Namespace, run_plugin: Callable[..., Any]
 ) -> None:
-    create(kube_admin, namespace.name, realnode.deployment("web", image(stack, "healthy"), replicas=1))
-    wait_available(kube_admin, namespace.name, "web")
-    set_image(kube_admin, namespace.name, "web", image(stack, "no-such-tag"))
-    code, out, _ = run_plugin(verify_main, deployments="web", timeout="5m")
-    assert code == 1, out
-    last = out.splitlines()[-1]
+    update_to(stack, kube_admin, namespace.name, "no-such-tag", replicas=1)
+    last, _ = verify_fails(run_plugin, timeout="5m")
     assert "ErrImagePull" in last or "ImagePullBackOff" in last
     assert "no-such-tag" in last
 
@@ -247,8 +249,7 @@ def test_verify_rollback_restores_serving_pods(
 ) -> None:
     url = realnode.serve(kube_admin, namespace.name, "web", image(stack, "healthy"), replicas=2)
     set_image(kube_admin, namespace.name, "web", image(stack, "exit-at-start"))
-    code, out, report = run_plugin(verify_main, deployments="web", timeout="5m", rollback_on_failure="true")
-    assert code == 1, out
+    _, report = verify_fails(run_plugin, timeout="5m", rollback_on_failure="true")
     assert {c["name"]: c["passed"] for c in report["checks"]} == {"rollout web": False, "rollback web": True}
     # What the cluster and the Service say: every pod runs v1 again, Ready, and the Service answers with v1.
     wait_available(kube_admin, namespace.name, "web")

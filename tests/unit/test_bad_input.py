@@ -24,7 +24,15 @@ PLUGINS: tuple[tuple[Declaration, Main, dict[str, str]], ...] = (
     (CHAOS, chaos_main, {"namespace": "shop", "label_selector": "app=web", "kubernetes_server": "http://127.0.0.1:1"}),
     (PUBLISH, publish_main, {"repo": "127.0.0.1:1/team/web", "DOCKER_HOST": "tcp://127.0.0.1:1"}),
 )
-MALFORMED = {"int": "twelve", "float": "fast", "bool": "maybe", "duration": "soon", "list": "[1,", "map": "{oops"}
+MALFORMED = {
+    "int": "twelve",
+    "float": "fast",
+    "bool": "maybe",
+    "duration": "soon",
+    "list": "[1,",
+    "json_list": "[1,",
+    "map": "{oops",
+}
 
 
 def malformed(setting: Setting) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.docs import PLUGINS, declaration_of, docs_path, render
+from shared.docs import PLUGINS, ROOT, declaration_of, docs_path, render
 
 
 @pytest.mark.parametrize("plugin", PLUGINS)
@@ -22,3 +22,26 @@ def test_top_level_readme_matches_the_plugins_docs() -> None:
     from shared.docs import TOP_README, render_top
 
     assert TOP_README.read_text() == render_top(), "run `make docs` to regenerate README.md"
+
+
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+
+
+def test_architecture_names_every_module() -> None:
+    """docs/architecture.md has a sentence for every module of shared/ and of each plugin (wiring and
+    declarations aside), so a new module is placed in the layers when it is added."""
+    text = ARCHITECTURE.read_text()
+    modules = sorted((ROOT / "shared").glob("*.py")) + sorted((ROOT / "plugins").glob("*/*.py"))
+    missing = [
+        str(path.relative_to(ROOT))
+        for path in modules
+        if path.name not in ("__init__.py", "__main__.py")
+        and not (path.parent.name in PLUGINS and path.name == "settings.py")
+        and f"`{path.name}`" not in text
+    ]
+    assert missing == [], f"add a sentence for each to {ARCHITECTURE.relative_to(ROOT)}"
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_readme_links_the_architecture(plugin: str) -> None:
+    assert "(../../docs/architecture.md)" in docs_path(plugin).read_text()

@@ -55,6 +55,21 @@ def test_metrics_count_requests_by_path_and_status() -> None:
     assert "app_ready 1" in text and 'app_info{version="v7"} 1' in text
 
 
+def test_http_metrics_count_application_requests_by_code_and_time_them() -> None:
+    state = app.State("v2", 0)
+    state.observe(200, 0.003)
+    state.observe(200, 0.3)
+    state.observe(500, 0.03)
+    text = state.metrics()
+    assert 'http_requests_total{code="200",version="v2"} 2' in text
+    assert 'http_requests_total{code="500",version="v2"} 1' in text
+    assert 'http_request_duration_seconds_bucket{le="0.005",version="v2"} 1' in text
+    assert 'http_request_duration_seconds_bucket{le="0.05",version="v2"} 2' in text
+    assert 'http_request_duration_seconds_bucket{le="0.5",version="v2"} 3' in text
+    assert 'http_request_duration_seconds_bucket{le="+Inf",version="v2"} 3' in text
+    assert 'http_request_duration_seconds_count{version="v2"} 3' in text
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -95,3 +110,28 @@ def test_crash_after_serves_then_exits_1() -> None:
         proc.kill()
     assert proc.returncode == 1
     assert "crashing after 2s (CRASH_AFTER)" in err
+
+
+def test_latency_slows_application_requests_and_shows_in_the_histogram() -> None:
+    port = free_port()
+    proc = run_app(LATENCY="0.3", ERROR_RATE="0.5", PORT=str(port))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        started = time.monotonic()
+        codes = [requests.get(f"http://127.0.0.1:{port}/", timeout=5).status_code for _ in range(2)]
+        assert time.monotonic() - started >= 0.6 and sorted(codes) == [200, 500]
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    assert 'http_request_duration_seconds_bucket{le="0.25",version="v1"} 0' in text
+    assert 'http_request_duration_seconds_bucket{le="0.5",version="v1"} 2' in text
+    assert 'http_requests_total{code="500",version="v1"} 1' in text  # probes (/healthz) are not counted
+    assert 'http_requests_total{code="200",version="v1"} 1' in text

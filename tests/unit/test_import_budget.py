@@ -1,4 +1,4 @@
-"""Each plugin imports only what it uses (issue 15): its image carries only its own dependencies, and heavy clients
+"""Each plugin imports only what it uses: its image carries only its own dependencies, and heavy clients
 load once the settings are valid. Structural checks, not timings."""
 
 from __future__ import annotations

@@ -228,7 +228,7 @@ def test_describe_pods_resolves_owner_chain() -> None:
 @pytest.mark.parametrize(
     ("count", "killed"),
     [
-        # Issue 14: percent 99 of 7 pods asks for 7; the default guard (min_available 1) keeps the last one.
+        # percent 99 of 7 pods asks for 7; the default guard (min_available 1) keeps the last one.
         pytest.param(Count("percent", 99, min_available=1), 6, id="percent-99-of-7-keeps-one"),
         pytest.param(Count("all", min_available=1), 6, id="all-keeps-one"),
         pytest.param(Count("all", min_available=0), 7, id="allow-total-outage"),

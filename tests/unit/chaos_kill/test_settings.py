@@ -55,19 +55,17 @@ GOOD = {"PLUGIN_NAMESPACE": "shop", "PLUGIN_LABEL_SELECTOR": "app=web", **UNREAC
         pytest.param(
             {"PLUGIN_MIN_AVAILABLE": "0"}, "PLUGIN_MIN_AVAILABLE", "set allow_total_outage", id="min-0-needs-outage"
         ),
-        # Issue 14's cases: each reached the API server (exit 1) or was taken as a number.
-        pytest.param({"PLUGIN_NAMESPACE": "n" * 64}, "PLUGIN_NAMESPACE", "at most 63", id="issue14-namespace-64"),
+        # Values that would reach the API server (exit 1) if not refused here, or be taken as a number.
+        pytest.param({"PLUGIN_NAMESPACE": "n" * 64}, "PLUGIN_NAMESPACE", "at most 63", id="namespace-64"),
         pytest.param(
             {"PLUGIN_LABEL_SELECTOR": "app=" + "x" * 100_000}, "PLUGIN_LABEL_SELECTOR", "longer than 4096", id="huge"
         ),
         pytest.param(
-            {"PLUGIN_LABEL_SELECTOR": "app in (web"}, "PLUGIN_LABEL_SELECTOR", "not a label selector", id="issue14-sel"
+            {"PLUGIN_LABEL_SELECTOR": "app in (web"}, "PLUGIN_LABEL_SELECTOR", "not a label selector", id="unclosed-set"
         ),
-        pytest.param({"PLUGIN_GRACE_PERIOD": "1e23"}, "PLUGIN_GRACE_PERIOD", "not a whole number", id="issue14-1e23"),
-        pytest.param(
-            {"PLUGIN_GRACE_PERIOD": "1" + "0" * 23}, "PLUGIN_GRACE_PERIOD", "above the maximum", id="issue14-10e23"
-        ),
-        pytest.param({"PLUGIN_ROUNDS": "٣"}, "PLUGIN_ROUNDS", "ASCII digits only", id="issue14-arabic-indic-digit"),
+        pytest.param({"PLUGIN_GRACE_PERIOD": "1e23"}, "PLUGIN_GRACE_PERIOD", "not a whole number", id="1e23"),
+        pytest.param({"PLUGIN_GRACE_PERIOD": "1" + "0" * 23}, "PLUGIN_GRACE_PERIOD", "above the maximum", id="10e23"),
+        pytest.param({"PLUGIN_ROUNDS": "٣"}, "PLUGIN_ROUNDS", "ASCII digits only", id="arabic-indic-digit"),
         pytest.param(
             {"PLUGIN_FIELD_SELECTOR": "spec.color=red"}, "PLUGIN_FIELD_SELECTOR", "can select on", id="field-unknown"
         ),

@@ -95,3 +95,36 @@ def test_report_paths() -> None:
     values = load(deployments="web", report_file="out/r.json", junit_file="out/j.xml")
     plan = build_plan(values, None, "")  # type: ignore[arg-type]
     assert (plan.report_file, plan.junit_file) == (Path("out/r.json"), Path("out/j.xml"))
+
+
+def test_plan_analysis_once_over_the_interval() -> None:
+    values = load(
+        deployments="web",
+        analysis='["request_success_rate", {"name": "p99", "query": "q{pod=~\\"{{ canary }}.*\\"}", "max": 300}]',
+        analysis_interval="45s",
+        analysis_baseline="web-stable",
+        prometheus_url="http://prometheus:9090",
+    )
+    plan = build_plan(values, None, "shop")  # type: ignore[arg-type]
+    assert [c.name for c in plan.analysis] == ["request_success_rate", "p99"]
+    assert (plan.analysis_interval, plan.analysis_baseline) == (45.0, "web-stable")
+    assert "analysis request_success_rate once over the last 45s: min 99%" in plan.describe()
+
+
+@pytest.mark.parametrize(
+    ("settings", "setting"),
+    [
+        pytest.param({"deployments": "web", "analysis": '["request_success_rate"]'}, "PLUGIN_PROMETHEUS_URL", id="url"),
+        pytest.param(
+            {"deployments": "a,b", "analysis": '["request_success_rate"]', "prometheus_url": "http://p:9090"},
+            "PLUGIN_ANALYSIS",
+            id="one-deployment",
+        ),
+    ],
+)
+def test_analysis_settings_errors(settings: dict[str, str], setting: str) -> None:
+    from shared.errors import SettingsError
+
+    with pytest.raises(SettingsError) as e:
+        load(**settings)
+    assert e.value.setting == setting

@@ -94,8 +94,12 @@ def test_plan_errors(env: dict[str, str], manifests: list[Manifest], image: str,
     [
         pytest.param({"chart": "c"}, "PLUGIN_CHART", id="both-modes"),
         pytest.param({"manifests": ""}, "PLUGIN_MANIFESTS", id="no-mode"),
-        pytest.param({"canary_steps": "10,200"}, "PLUGIN_CANARY_STEPS", id="step-over-100"),
-        pytest.param({"canary_steps": "10,٣"}, "PLUGIN_CANARY_STEPS", id="step-unicode-digit"),
+        pytest.param({"canary_route": "r", "strategy": "canary"}, "PLUGIN_SERVICE", id="route-needs-service"),
+        pytest.param({"analysis": '["request_success_rate"]', "strategy": "canary"}, "PLUGIN_PROMETHEUS_URL", id="url"),
+        pytest.param(
+            {"analysis": '["request_success_rate"]', "prometheus_url": "http://p:9090"}, "PLUGIN_ANALYSIS", id="rolling"
+        ),
+        pytest.param({"analysis": '{"name": "x"}', "strategy": "canary"}, "PLUGIN_ANALYSIS", id="analysis-not-a-list"),
         pytest.param({"namespace": "n" * 64}, "PLUGIN_NAMESPACE", id="namespace-64"),
         pytest.param({"image": "127.0.0.1:5000/Team/App:v1"}, "PLUGIN_IMAGE", id="image-upper-case"),
         pytest.param({"manifests": "/**/*.yaml"}, "PLUGIN_MANIFESTS", id="glob-outside-workspace"),
@@ -165,12 +169,28 @@ ING = Manifest(
     "ing.yaml#1",
     {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "site"}, "spec": {"rules": []}},
 )
+SVC = Manifest(
+    "svc.yaml#1",
+    {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}}},
+)
+ROUTE = Manifest(
+    "route.yaml#1",
+    {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "site"},
+        "spec": {"rules": [{"backendRefs": [{"name": "web", "port": 80}]}]},
+    },
+)
 LIVE_SVC = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}, "spec": {"selector": {"app": "w"}}}
 
 
 def stable(replicas: int) -> dict[str, Any]:
     obj = dep("web").obj
     return {**obj, "spec": {**obj["spec"], "replicas": replicas}}
+
+
+STABLE_4 = {deployment_ref("web"): stable(4)}
 
 
 def canary_plan(live: dict[Any, Any], manifests: list[Manifest] | None = None, **env: str) -> Plan:
@@ -194,6 +214,24 @@ def canary_plan(live: dict[Any, Any], manifests: list[Manifest] | None = None, *
         pytest.param(
             {"canary_steps": "10,20"}, {deployment_ref("web"): stable(4)}, "PLUGIN_CANARY_STEPS", id="same-replicas"
         ),
+        pytest.param({"canary_steps": "10,200"}, STABLE_4, "PLUGIN_CANARY_STEPS", id="step-over-100"),
+        pytest.param({"canary_steps": "10,٣"}, STABLE_4, "PLUGIN_CANARY_STEPS", id="step-unicode-digit"),
+        pytest.param({"canary_steps": "50,20"}, STABLE_4, "PLUGIN_CANARY_STEPS", id="falling"),
+        pytest.param({"canary_steps": "50,100,60"}, STABLE_4, "PLUGIN_CANARY_STEPS", id="100-not-last"),
+        pytest.param(
+            {"canary_steps": '[{"weight": 50, "pause": "soon"}]'}, STABLE_4, "PLUGIN_CANARY_STEPS", id="pause"
+        ),
+        pytest.param({"canary_steps": '[{"weight": 50, "wait": "1m"}]'}, STABLE_4, "PLUGIN_CANARY_STEPS", id="key"),
+        pytest.param({"canary_steps": '[{"pause": "1m"}]'}, STABLE_4, "PLUGIN_CANARY_STEPS", id="no-weight"),
+        pytest.param(
+            {"canary_weight": "10"}, {deployment_ref("web"): stable(1)}, "PLUGIN_CANARY_WEIGHT", id="rounding"
+        ),
+        pytest.param(
+            {"analysis": '[{"name": "x", "query": "up", "min": "high"}]', "prometheus_url": "http://p:9090"},
+            STABLE_4,
+            "PLUGIN_ANALYSIS",
+            id="threshold-not-a-number",
+        ),
     ],
 )
 def test_canary_input_errors(env: dict[str, str], live: dict[Any, Any], setting: str) -> None:
@@ -208,14 +246,79 @@ def test_canary_steps_from_the_stable_replicas() -> None:
     )
     steps = plan.steps
     assert isinstance(steps, Canary)
-    assert [(s.weight, s.replicas) for s in steps.steps] == [(25, 1), (50, 2)]
+    # the replica ratio closest to each weight: 1 of 5 pods is 20%, 4 of 8 is 50%
+    assert [(s.weight, s.replicas, s.effective) for s in steps.steps] == [(25, 1, 20.0), (50, 4, 50.0)]
     assert steps.promote_after and not steps.create_stable
     assert steps.steps[1].deployment["metadata"]["name"] == "web-canary"
-    assert "canary at 50%: 2 pod(s) beside 4 stable" in plan.describe()
+    assert "canary at asked 25%, replicas give 20%: 1 pod(s) beside 4 stable" in plan.describe()
+    assert "canary at 50%: 4 pod(s) beside 4 stable" in plan.describe()
+
+
+def test_replica_rounding_past_max_weight_error_is_refused_unless_allowed() -> None:
+    with pytest.raises(SettingsError) as e:
+        canary_plan({deployment_ref("web"): stable(4)}, canary_weight="10", max_weight_error="5")
+    assert "asked 10%, replicas give 20% (1 canary pod(s) beside 4 stable), off by more than max_weight_error" in str(
+        e.value
+    )
+    plan = canary_plan(
+        {deployment_ref("web"): stable(4)}, canary_weight="10", max_weight_error="5", allow_replica_rounding="true"
+    )
+    assert isinstance(plan.steps, Canary) and plan.steps.steps[0].effective == 20.0
+
+
+def test_json_steps_with_pauses_intervals_and_a_manual_gate() -> None:
+    steps_json = (
+        '[{"weight": 10, "pause": "until promoted"}, {"weight": 50, "pause": "1m", "analysis_interval": "10s"}, 100]'
+    )
+    plan = canary_plan(
+        STABLE_4,
+        [dep("web"), SVC, ROUTE],
+        canary_steps=steps_json,
+        service="web",
+        canary_route="site",
+        analysis='["request_success_rate"]',
+        prometheus_url="http://prometheus:9090",
+        step_pause="5s",
+        analysis_interval="20s",
+    )
+    steps = plan.steps
+    assert isinstance(steps, Canary) and steps.promote_after
+    assert [(s.weight, s.pause, s.interval, s.effective) for s in steps.steps] == [
+        (10, None, 20.0, 10.0),
+        (50, 60.0, 10.0, 50.0),
+    ]
+    assert [c.name for c in steps.analysis] == ["request_success_rate"]
+    route = steps.steps[0].route
+    assert route is not None
+    assert route["spec"]["rules"][0]["backendRefs"] == [
+        {"name": "web", "port": 80, "weight": 90},
+        {"name": "web-canary", "port": 80, "weight": 10},
+    ]
+    assert steps.route_restore is not None
+    assert steps.route_restore["spec"]["rules"][0]["backendRefs"] == [{"name": "web", "port": 80, "weight": 100}]
+    assert [ref[1] for ref in steps.removes] == ["Deployment", "Service"]
+    described = plan.describe()
+    assert "canary at 10%: 1 pod(s) beside 4 stable, HTTPRoute site weights 90/10; pause until promoted" in described
+    assert "analysis request_success_rate: min 99% (failure_limit 0)" in described
+
+
+def test_promote_resumes_a_canary_paused_until_promoted() -> None:
+    steps_json = '[{"weight": 25, "pause": "until promoted"}, {"weight": 50, "pause": "until promoted"}, 100]'
+    paused = stable(1)
+    paused["metadata"] = {
+        "name": "web-canary",
+        "annotations": {"shipline.io/canary-state": '{"status": "paused", "step": 1}'},
+    }
+    live = {**STABLE_4, deployment_ref("web-canary"): paused}
+    resumed = canary_plan(live, canary_steps=steps_json, canary_action="promote").steps
+    assert isinstance(resumed, Canary) and resumed.resume_at == 1
+    paused["metadata"]["annotations"]["shipline.io/canary-state"] = '{"status": "paused", "step": 2}'
+    final = canary_plan(live, canary_steps=steps_json, canary_action="promote").steps
+    assert isinstance(final, Canary) and final.resume_at == 0  # paused at the last step: promote now
 
 
 def test_first_canary_creates_the_stable_deployment() -> None:
-    steps = canary_plan({}).steps
+    steps = canary_plan({}, allow_replica_rounding="true").steps
     assert isinstance(steps, Canary) and steps.create_stable
     assert steps.stable_replicas == 1  # the manifest's (unset) replicas
 

@@ -48,30 +48,32 @@ def test_detect_system(env: dict[str, str], system: str) -> None:
     assert detect_system(env) == system
 
 
-def test_drone_context() -> None:
-    ctx = context_from_env(DRONE)
-    assert ctx == CIContext(
-        system="drone",
-        build_number="42",
-        commit_sha=SHA,
-        ref="refs/heads/main",
-        branch="main",
-        event="push",
-        repo="acme/web",
-        repo_link="https://git.example.com/acme/web",
-        default_branch="main",
-    )
+# What both environments above say alike.
+SAME = {
+    "commit_sha": SHA,
+    "repo": "acme/web",
+    "repo_link": "https://git.example.com/acme/web",
+    "default_branch": "main",
+}
 
 
-def test_woodpecker_context() -> None:
-    ctx = context_from_env(WOODPECKER)
-    assert (ctx.system, ctx.build_number, ctx.tag, ctx.event, ctx.default_branch) == (
-        "woodpecker",
-        "7",
-        "v1.2.3",
-        "tag",
-        "main",
-    )
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        pytest.param(
+            DRONE,
+            CIContext(system="drone", build_number="42", ref="refs/heads/main", branch="main", event="push", **SAME),
+            id="drone",
+        ),
+        pytest.param(
+            WOODPECKER,
+            CIContext(system="woodpecker", build_number="7", ref="refs/tags/v1.2.3", tag="v1.2.3", event="tag", **SAME),
+            id="woodpecker",
+        ),
+    ],
+)
+def test_context_from_env(env: dict[str, str], expected: CIContext) -> None:
+    assert context_from_env(env) == expected
 
 
 def test_tag_derived_from_ref_when_variable_missing() -> None:

@@ -1,17 +1,24 @@
 """shared.kube_rest.read_endpoint reads the kubeconfig shared.auth writes for a server and token without the
 client's loader (for the raw reads and shared.kube_client.api_client), and gives every other kubeconfig to the
-loader: both must configure the client alike. And the paths and queries of the raw reads."""
+loader: both must configure the client alike. The paths and queries of the raw reads. And `shared.kube` (with
+its kube_client/kube_rest halves) is the only way the code talks to a cluster."""
 
 from __future__ import annotations
 
+import ast
 import json
+import re
+import ssl
+from pathlib import Path
 
 import pytest
+import urllib3
 import yaml
 from kubernetes import client, config
 
 from shared.auth import SecretDir, _write_kubeconfig
-from shared.kube import _query, api_path
+from shared.errors import AuthError
+from shared.kube import _query, api_path, explain
 from shared.kube_client import api_client
 from shared.kube_rest import read_endpoint
 from shared.restart_grace import RestartGrace
@@ -74,3 +81,58 @@ def test_api_path(args: tuple[str, ...], path: str) -> None:
 def test_query_is_the_apis_camel_case() -> None:
     query = _query({"label_selector": "app=web", "field_selector": None, "allow_watch_bookmarks": True, "limit": 5})
     assert query == {"labelSelector": "app=web", "allowWatchBookmarks": "true", "limit": "5"}
+
+
+ROOT = Path(__file__).resolve().parents[3]
+# What makes a connection or a request: the ApiClient, its configuration and loaders, the API groups, the dynamic
+# client. Model classes (request bodies) and ApiException are data, not calls.
+CALLERS = re.compile(r"ApiClient|Configuration|\w+V\d\w*Api|DynamicClient|load_\w*config|new_client_from_config")
+
+
+def client_uses(path: Path) -> list[str]:
+    """`line: name` for every name in `path` that builds a Kubernetes client or API group."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kubernetes"):
+            names = [alias.name for alias in node.names] + [node.module or ""]
+        elif isinstance(node, ast.Attribute):
+            names = [node.attr]
+        else:
+            continue
+        found += [f"{node.lineno}: {name}" for name in names if CALLERS.fullmatch(name) or name == "kubernetes.config"]
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        p
+        for p in sorted((ROOT / "shared").glob("*.py")) + sorted((ROOT / "plugins").glob("*/*.py"))
+        if p.name not in ("kube.py", "kube_client.py", "kube_rest.py")
+    ],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_only_cluster_talks_to_the_cluster(path: Path) -> None:
+    assert client_uses(path) == [], (
+        f"{path.relative_to(ROOT)} builds its own Kubernetes client; use shared.kube.Cluster"
+    )
+
+
+def test_the_check_sees_a_client_built_elsewhere(tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    path.write_text("from kubernetes import client\n\napi = client.CoreV1Api(client.ApiClient())\n")
+    assert client_uses(path) == ["3: CoreV1Api", "3: ApiClient"]
+
+
+@pytest.mark.parametrize(
+    ("cause", "auth", "words"),
+    [
+        pytest.param(ssl.SSLCertVerificationError("certificate verify failed"), True, "TLS verification", id="bad-ca"),
+        pytest.param(ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), False, "cannot reach", id="cut"),
+    ],
+)
+def test_explain_tells_a_failed_verification_from_a_cut_handshake(cause: ssl.SSLError, auth: bool, words: str) -> None:
+    error = urllib3.exceptions.MaxRetryError(None, "/", urllib3.exceptions.SSLError(cause))  # type: ignore[arg-type]
+    explained = explain(error, "https://10.0.0.1:6443")
+    assert isinstance(explained, AuthError) is auth
+    assert str(explained).startswith(f"{words}") and "https://10.0.0.1:6443" in str(explained)

@@ -23,6 +23,9 @@ REFUSED_CONNECTION = urllib3.exceptions.MaxRetryError(
     urllib3.exceptions.NewConnectionError(None, "Connection refused"),  # type: ignore[arg-type]
 )
 
+# What urllib3 raises when the server closes the connection during the TLS handshake (a restart, a proxy cut).
+TLS_EOF = ssl.SSLEOFError(8, "[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred in violation of protocol")
+
 
 @pytest.mark.parametrize(
     ("error", "fault"),
@@ -45,6 +48,12 @@ REFUSED_CONNECTION = urllib3.exceptions.MaxRetryError(
             id="tls-verification",
         ),
         pytest.param(ssl.SSLCertVerificationError("bad"), Fault.FINAL, id="ssl"),
+        pytest.param(
+            urllib3.exceptions.MaxRetryError(None, "/", urllib3.exceptions.SSLError(TLS_EOF)),  # type: ignore[arg-type]
+            Fault.LOST,
+            id="cut-mid-handshake",
+        ),
+        pytest.param(TLS_EOF, Fault.LOST, id="ssl-eof"),
         pytest.param(ValueError("bug"), Fault.FINAL, id="not-an-api-error"),
     ],
 )

@@ -129,7 +129,7 @@ def test_woodpecker_dash_and_dot_names() -> None:
     assert Setting("max-surge.value").env == "PLUGIN_MAX_SURGE_VALUE"
 
 
-def test_reads_os_environ_through_envparse(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reads_os_environ_verbatim(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLUGIN_COUNT", "4")
     monkeypatch.setenv("PLUGIN_PASSWORD", "{{NOT_A_REFERENCE}}")
     values = DECL.load()

@@ -135,7 +135,7 @@ def test_woodpecker_exec_encoding() -> None:
 
 
 def test_drone_spelling_from_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The path the plugins take (no mapping given): os.environ through envparse."""
+    """The path the plugins take (no mapping given): os.environ."""
     monkeypatch.setenv("PLUGIN_DRY-RUN", "true")
     monkeypatch.setenv("PLUGIN_MAX_SURGE.VALUE", "3")
     monkeypatch.setenv("PLUGIN_TAGZ", "x")
