@@ -4,6 +4,7 @@ workspace and socket as CI runners hand them over (root-owned 0755 workspace, th
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 from kubernetes import client
 
 from .stacklib import Namespace, wait_for
@@ -219,8 +221,7 @@ def first_request_settings(plugin: str) -> dict[str, str]:
 def test_nothing_heavy_is_loaded_before_the_first_request(
     images: dict[str, str], stack: dict[str, str], tmp_path: Path, plugin: str
 ) -> None:
-    ws = workspace(tmp_path)
-    shutil.copytree(ROOT / "examples" / "k8s", ws / "k8s")
+    ws = example_workspace(tmp_path, "k8s")
     (ws / "Dockerfile").write_text("FROM scratch\n")
     env = first_request_settings(plugin)
     code = FIRST_REQUEST_PROBE.format(package=plugin.replace("-", "_"))
@@ -379,6 +380,41 @@ def test_deploy_verify_and_chaos_images_on_the_stack(
     assert chaos.returncode == 0, output
     assert all(pod in output for pod in before), "the dry run names every pod it would kill"
     assert pods() == before, "a dry run killed a pod"
+
+
+def test_a_whole_kubeconfig_goes_through_the_kubernetes_clients_loader(
+    images: dict[str, str], stack: dict[str, str], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
+) -> None:
+    """`kubeconfig` (any kubeconfig: exec plugins, client certificates, YAML) is not the token kubeconfig whose
+    requests go over http.client: its requests by path go through the Kubernetes client's loader and ApiClient.
+    Deploy (discovery, server-side apply, reads) and verify the example that way, as images."""
+    ws = example_workspace(tmp_path, "k8s")
+    app_image = f"{stack['REGISTRY']}/it-images/example-app:v1"
+    ca = base64.b64encode(Path(stack["KUBE_CA_FILE"]).read_bytes()).decode()
+    kubeconfig = yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "c", "cluster": {"server": namespace.server, "certificate-authority-data": ca}}],
+            "users": [{"name": "u", "user": {"token": namespace.token}}],
+            "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u", "namespace": namespace.name}}],
+            "current-context": "x",
+        }
+    )
+    settings = {"PLUGIN_KUBECONFIG": kubeconfig, "PLUGIN_MANIFESTS": "k8s", "PLUGIN_IMAGE": app_image}
+    deploy = run_plugin(stack, "kubectl-helm-deploy", {**settings, "PLUGIN_TIMEOUT": "90s"}, ws)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    assert "Deployment/example-app created" in deploy.stdout, deploy.stdout
+    deployment = client.AppsV1Api(kube_admin).read_namespaced_deployment("example-app", namespace.name)
+    assert [c.image for c in deployment.spec.template.spec.containers] == [app_image]
+    settings = {
+        "PLUGIN_KUBECONFIG": kubeconfig,
+        "PLUGIN_DEPLOYMENTS": "example-app",
+        "PLUGIN_EXPECTED_IMAGE": app_image,
+    }
+    verify = run_plugin(stack, "deployment-verify", {**settings, "PLUGIN_TIMEOUT": "60s"}, ws)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert namespace.token not in deploy.stdout + deploy.stderr + verify.stdout + verify.stderr
 
 
 def test_deploy_image_installs_the_example_chart_with_its_helm(
