@@ -6,6 +6,8 @@ Start-up: each image runs as a CI runner runs it (`docker run --network host -e 
 that point its first connection (the Kubernetes API server, the Docker engine) at a listener here; the time from
 the container's start (the engine's State.StartedAt) to that connection is the start-up. The listener closes the
 connection, so the plugin fails afterwards; the container is removed at once. Needs `make images` first.
+The engine stamps StartedAt about when the process starts, a few milliseconds either way: the bare interpreter's
+row (the same runtime, connecting as its first act) is the floor of this measure, and its best can read 0 or less.
 """
 
 from __future__ import annotations
