@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 
 from kubernetes.client.exceptions import ApiException
 
-from shared.restart_grace import RestartGrace
+from shared.restart_grace import Fault, RestartGrace, classify
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,20 @@ def read_endpoint(path: Path) -> Endpoint | None:
     )
 
 
+def retried(method: str, *, sent: bool, error: BaseException | None = None, status: int = 0) -> bool:
+    """Whether a failed attempt is tried again (up to 3 times), like the typed client's urllib3 policy: a lost
+    connection (`restart_grace.classify`) when nothing was sent yet, for any method, or for a GET; a 502/503/504
+    answer to a GET. Never a timeout, a failed TLS verification or another answer."""
+    if error is not None:
+        if isinstance(error, TimeoutError) or classify(error) is not Fault.LOST:
+            return False
+        return not sent or method == "GET"
+    return status in (502, 503, 504) and method == "GET"
+
+
 class Rest:
-    """Requests with the token over one keep-alive connection per thread (the stdlib's http.client), retried like
-    the typed client's urllib3 policy: a connection that cannot be made, up to 3 times (any method: nothing was
-    sent); a GET also when the connection is lost mid-request or the answer is 502/503/504. Each lost connection
-    is noted in `grace`. A timeout or a failed TLS verification is not retried."""
+    """Requests with the token over one keep-alive connection per thread (the stdlib's http.client), retried as
+    `retried` says; each lost connection is noted in `grace`."""
 
     BACKOFF = (0.0, 1.0, 2.0)  # before each retry (urllib3's backoff_factor 0.5)
 
@@ -86,11 +95,11 @@ class Rest:
                 data = response.read()
             except (OSError, http.client.HTTPException) as e:
                 self._drop()
-                if isinstance(e, (ssl.SSLError, TimeoutError)) or attempt == last or (sent and method != "GET"):
+                if attempt == last or not retried(method, sent=sent, error=e):
                     raise
                 self.grace.connection_lost()
                 continue
-            if response.status in (502, 503, 504) and method == "GET" and attempt < last:
+            if attempt < last and retried(method, sent=True, status=response.status):
                 continue
             if response.status >= 400:
                 error = ApiException(status=response.status, reason=response.reason)
