@@ -20,10 +20,13 @@ up:
 down:
 	stack/down.sh
 
-# Each stack component (Docker, registry, etcd, kube-apiserver, controller-manager, scheduler, kwok) and its state.
+# Each stack component (Docker, registry, etcd, kube-apiserver, controller-manager, scheduler, kwok, BuildKit,
+# Prometheus, the Gateway API CRDs) and its state.
 status:
 	stack/cluster.sh status
 	stack/buildkit.sh status
+	stack/prometheus.sh status
+	stack/gateway-api.sh status
 
 # Unit tests need nothing; integration tests run against the real local stack (brought up here).
 test: venv up

@@ -5,6 +5,7 @@
    to its success exit, and the ratio.
 2. A `crash` rollout: the time each tool takes to report the failure. kubectl waits for the progress deadline
    (`progressDeadlineSeconds`, 600 s by default; this benchmark sets CRASH_DEADLINE seconds so it ends).
+3. Good rollouts of a StatefulSet and a DaemonSet (on the kwok nodes), measured as in 1 with each kind's rules.
 
 Reads `.stack/env` (make up). Never fails the build on timing: exits 0 unless the stack itself is missing.
 """
@@ -25,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import admin_client, bench_namespace, console_script, load_stack, plugin_env  # noqa: E402
 
-from shared.rollout import rollout_status  # noqa: E402
+from shared.rollout import status_of  # noqa: E402
 
 CRASH_DEADLINE = int(os.environ.get("BENCH_CRASH_DEADLINE", "30"))
 IMAGE = "127.0.0.1:5000/bench/web"
@@ -48,36 +49,58 @@ def deployment(name: str, image: str, deadline: int) -> dict[str, Any]:
     }
 
 
-class Observer(threading.Thread):
-    """Notes the first moment the Deployment's status is complete by kubectl's rules (after `armed`)."""
+# The API's name of each kind: AppsV1Api's list_/patch_namespaced_<name>.
+API = {"Deployment": "deployment", "StatefulSet": "stateful_set", "DaemonSet": "daemon_set"}
+KWOK = {
+    "nodeSelector": {"type": "kwok"},
+    "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Equal", "value": "fake", "effect": "NoSchedule"}],
+}
 
-    def __init__(self, api: client.ApiClient, namespace: str, name: str) -> None:
+
+def workload(kind: str, name: str, image: str) -> dict[str, Any]:
+    """A StatefulSet (3 replicas) or DaemonSet (every kwok node: the controller places pods from the template)."""
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": {"app": name}},
+        "template": {
+            "metadata": {"labels": {"app": name}},
+            "spec": {"containers": [{"name": "app", "image": image}], **KWOK},
+        },
+    }
+    if kind == "StatefulSet":
+        spec.update(replicas=3, serviceName=name, podManagementPolicy="Parallel")
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+
+
+class Observer(threading.Thread):
+    """Notes the first moment the workload's status is complete by kubectl's rules (after `armed`)."""
+
+    def __init__(self, api: client.ApiClient, namespace: str, name: str, kind: str = "Deployment") -> None:
         super().__init__(daemon=True)
-        self.api, self.namespace, self.name = api, namespace, name
+        self.api, self.namespace, self.name, self.kind = api, namespace, name, kind
         self.armed = threading.Event()
         self.complete_at: float | None = None
 
     def run(self) -> None:
         apps = client.AppsV1Api(self.api)
         for event in watch.Watch().stream(
-            apps.list_namespaced_deployment,
+            getattr(apps, f"list_namespaced_{API[self.kind]}"),
             self.namespace,
             field_selector=f"metadata.name={self.name}",
             timeout_seconds=120,
         ):
             obj = self.api.sanitize_for_serialization(event["object"])
-            if self.armed.is_set() and rollout_status(obj).done:
+            if self.armed.is_set() and status_of(self.kind, obj).done:
                 self.complete_at = time.monotonic()
                 return
 
 
 def start_tools(
-    env: dict[str, str], namespace: str, name: str, timeout: str
+    env: dict[str, str], namespace: str, name: str, timeout: str, kind: str = "Deployment"
 ) -> dict[str, tuple[subprocess.Popen[str], list[float]]]:
     settings = {
         "kubeconfig": Path(env["KUBECONFIG"]).read_text(),
         "namespace": namespace,
-        "deployments": name,
+        "workloads": f"{kind.lower()}/{name}",
         "timeout": timeout,
     }
     kubectl = env.get("KUBECTL") or "kubectl"
@@ -92,7 +115,7 @@ def start_tools(
                 namespace,
                 "rollout",
                 "status",
-                f"deployment/{name}",
+                f"{kind.lower()}/{name}",
                 f"--timeout={timeout}",
             ],
             dict(os.environ),
@@ -120,15 +143,17 @@ def wait_all(tools: dict[str, tuple[subprocess.Popen[str], list[float]]], limit:
             proc.kill()
 
 
-def good_rollout(api: client.ApiClient, env: dict[str, str], namespace: str, name: str, image: str) -> None:
-    """Updates Deployment `name` to `image` and prints each tool's delay from 'status complete' to its success exit."""
-    print("== good rollout: delay from 'status complete' to the tool's success exit")
-    observer = Observer(api, namespace, name)
+def good_rollout(
+    api: client.ApiClient, env: dict[str, str], namespace: str, name: str, image: str, kind: str = "Deployment"
+) -> None:
+    """Updates workload `name` to `image` and prints each tool's delay from 'status complete' to its success exit."""
+    print(f"== good rollout of a {kind}: delay from 'status complete' to the tool's success exit")
+    observer = Observer(api, namespace, name, kind)
     observer.start()
     time.sleep(0.5)
     observer.armed.set()
-    set_image(api, namespace, name, image)
-    tools = start_tools(env, namespace, name, "180s")
+    set_image(api, namespace, name, image, kind)
+    tools = start_tools(env, namespace, name, "180s", kind)
     wait_all(tools, 190)
     observer.join(5)
     delays = {}
@@ -163,9 +188,9 @@ def crash_rollout(api: client.ApiClient, env: dict[str, str], namespace: str, na
         print("   (kubectl reports only at the progress deadline: 600 s with the default)")
 
 
-def set_image(api: client.ApiClient, namespace: str, name: str, image: str) -> None:
+def set_image(api: client.ApiClient, namespace: str, name: str, image: str, kind: str = "Deployment") -> None:
     patch = [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": image}]
-    client.AppsV1Api(api).patch_namespaced_deployment(name, namespace, patch)
+    getattr(client.AppsV1Api(api), f"patch_namespaced_{API[kind]}")(name, namespace, patch)
 
 
 def main() -> int:
@@ -179,6 +204,10 @@ def main() -> int:
         wait_all(tools, 70)  # the first rollout: also warms caches for both tools
         good_rollout(api, env, namespace, "web", f"{IMAGE}:v2")
         crash_rollout(api, env, namespace, "web", f"{IMAGE}:crash")
+        for kind, name in (("StatefulSet", "db"), ("DaemonSet", "agent")):
+            getattr(apps, f"create_namespaced_{API[kind]}")(namespace, workload(kind, name, f"{IMAGE}:v1"))
+            wait_all(start_tools(env, namespace, name, "60s", kind), 70)  # the first rollout, unmeasured
+            good_rollout(api, env, namespace, name, f"{IMAGE}:v2", kind)
     return 0
 
 

@@ -105,7 +105,7 @@ class Measurement:
         return "no data" if self.value is None else _num(round(self.value, 3))
 
     def as_report(self) -> ReportCheck:
-        detail = f"{self.at} {self.reason}; query: {self.query}"
+        detail = f"{self.reason}; query: {self.query}; at {self.at}"
         return ReportCheck(f"analysis {self.check}", self.verdict != "fail", self.shown(), self.threshold, detail)
 
 

@@ -108,6 +108,16 @@ def _manifest_entry(value: str) -> str:
     return ""
 
 
+def _workload(value: str) -> str:
+    from shared.rollout import parse_workload
+
+    try:
+        _, name = parse_workload(value)
+    except ValueError as e:
+        return f"is not kind/name: {e}"
+    return _name(DNS1123_SUBDOMAIN, 253, "workload name")(name) if name else "has no name after the kind"
+
+
 def _docker_host(value: str) -> str:
     scheme, sep, rest = value.partition("://")
     if not sep or scheme not in ("unix", "tcp", "ssh", "http", "https", "npipe") or not rest.strip():
@@ -130,6 +140,7 @@ FORMATS: dict[str, Callable[[str], str]] = {
     "namespace": _name(DNS1123_LABEL, 63, "namespace name"),
     "deployment": _name(DNS1123_SUBDOMAIN, 253, "Deployment name"),
     "ingress": _name(DNS1123_SUBDOMAIN, 253, "Ingress name"),
+    "workload": _workload,
     "route": _name(DNS1123_SUBDOMAIN, 253, "HTTPRoute name"),
     "service": _name(DNS1035_LABEL, 63, "Service name (starting with a letter)"),
     "container": _name(DNS1123_LABEL, 63, "container name"),

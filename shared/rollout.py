@@ -1,9 +1,11 @@
-"""Rollout rules, pure: Deployments, ReplicaSets and Pods as dicts in the API's JSON shape (camelCase, as
-`shared.kube.Cluster.read` gives them). No client, no clock.
+"""Rollout rules, pure: Deployments, StatefulSets, DaemonSets, their ReplicaSets or ControllerRevisions and Pods
+as dicts in the API's JSON shape (camelCase, as `shared.kube.Cluster.read` gives them). No client, no clock.
 
-`rollout_status` is kubectl's `rollout status` verdict, rule for rule and message for message. `pod_problems`
-catches what kubectl keeps waiting through (CrashLoopBackOff, image pull errors) so a caller can fail in
-seconds instead of at the 600 s progress deadline. The ReplicaSet helpers follow kubectl's `rollout undo`.
+`status_of` is kubectl's `rollout status` verdict for each kind (`rollout_status`, `statefulset_status`,
+`daemonset_status`), rule for rule and message for message. `pod_problems` catches what kubectl keeps waiting
+through (CrashLoopBackOff, image pull errors) so a caller can fail in seconds instead of at the 600 s progress
+deadline; `assess` applies it to the pods of the new revision of any kind. The ReplicaSet helpers follow
+kubectl's `rollout undo` for Deployments; `shared.revisions` holds the ControllerRevision ones of the others.
 """
 
 from __future__ import annotations
@@ -42,11 +44,46 @@ ANNOTATIONS_TO_SKIP = frozenset(
 Obj = Mapping[str, Any]
 
 
+KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+# kubectl's names and short names of each kind, as `kind/name` settings take them (case-insensitive).
+KIND_NAMES = {
+    **dict.fromkeys(("deployment", "deployments", "deploy"), "Deployment"),
+    **dict.fromkeys(("statefulset", "statefulsets", "sts"), "StatefulSet"),
+    **dict.fromkeys(("daemonset", "daemonsets", "ds"), "DaemonSet"),
+}
+
+
+def parse_workload(value: str) -> tuple[str, str]:
+    """`statefulset/db` -> ("StatefulSet", "db"); a bare name is a Deployment. ValueError for another kind."""
+    kind, slash, name = value.rpartition("/")
+    if not slash:
+        return "Deployment", value
+    if kind.lower() not in KIND_NAMES:
+        raise ValueError(f'"{kind}" is not deployment, statefulset or daemonset')
+    return KIND_NAMES[kind.lower()], name
+
+
+def show_workload(kind: str, name: str) -> str:
+    """How a workload is named in logs and reports: a Deployment by its bare name, the others as kind/name."""
+    return name if kind == "Deployment" else f"{kind.lower()}/{name}"
+
+
 @dataclass(frozen=True)
 class RolloutStatus:
     done: bool
     failed: bool
     message: str
+    waited: bool = True  # False: kubectl does not wait for this update strategy (OnDelete): reported, not waited for
+
+
+def _waiting(message: str) -> RolloutStatus:
+    return RolloutStatus(False, False, message)
+
+
+def status_of(kind: str, obj: Obj) -> RolloutStatus:
+    """kubectl's `rollout status` verdict on a workload of any of KINDS."""
+    viewers = {"Deployment": rollout_status, "StatefulSet": statefulset_status, "DaemonSet": daemonset_status}
+    return viewers[kind](obj)
 
 
 def rollout_status(deployment: Obj) -> RolloutStatus:
@@ -54,36 +91,98 @@ def rollout_status(deployment: Obj) -> RolloutStatus:
     name = _meta(deployment).get("name", "")
     spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
     if (_meta(deployment).get("generation") or 0) > (status.get("observedGeneration") or 0):
-        return RolloutStatus(False, False, "Waiting for deployment spec update to be observed...")
+        return _waiting("Waiting for deployment spec update to be observed...")
     progressing = condition(status, "Progressing")
     if progressing and progressing.get("reason") == TIMED_OUT_REASON:
         return RolloutStatus(False, True, f'deployment "{name}" exceeded its progress deadline')
     desired = spec.get("replicas")
     updated = status.get("updatedReplicas") or 0
     if desired is not None and updated < desired:
-        return RolloutStatus(
-            False,
-            False,
+        return _waiting(
             f'Waiting for deployment "{name}" rollout to finish: {updated} out of {desired} new replicas have been '
             "updated...",
         )
     replicas = status.get("replicas") or 0
     if replicas > updated:
-        return RolloutStatus(
-            False,
-            False,
+        return _waiting(
             f'Waiting for deployment "{name}" rollout to finish: {replicas - updated} old replicas are pending '
             "termination...",
         )
     available = status.get("availableReplicas") or 0
     if available < updated:
-        return RolloutStatus(
-            False,
-            False,
+        return _waiting(
             f'Waiting for deployment "{name}" rollout to finish: {available} of {updated} updated replicas are '
             "available...",
         )
     return RolloutStatus(True, False, f'deployment "{name}" successfully rolled out')
+
+
+NOT_ROLLING = "rollout status is only available for RollingUpdate strategy type"
+
+
+def statefulset_status(sts: Obj) -> RolloutStatus:
+    """kubectl's StatefulSet viewer. As in kubectl, a RollingUpdate with a `partition` (the API server always sets
+    one, 0 by default) is complete once the ordinals at or above it are updated and every pod is Ready."""
+    meta, spec, status = _meta(sts), sts.get("spec") or {}, sts.get("status") or {}
+    strategy = spec.get("updateStrategy") or {}
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+        return RolloutStatus(True, False, NOT_ROLLING, waited=False)
+    observed = status.get("observedGeneration") or 0
+    if observed == 0 or (meta.get("generation") or 0) > observed:
+        return _waiting("Waiting for statefulset spec update to be observed...")
+    replicas, ready = spec.get("replicas"), status.get("readyReplicas") or 0
+    if replicas is not None and ready < replicas:
+        return _waiting(f"Waiting for {replicas - ready} pods to be ready...")
+    updated = status.get("updatedReplicas") or 0
+    rolling = strategy.get("rollingUpdate")
+    if rolling is not None:
+        partition = rolling.get("partition")
+        if replicas is not None and partition is not None and updated < replicas - partition:
+            return _waiting(
+                f"Waiting for partitioned roll out to finish: {updated} out of {replicas - partition} new pods have "
+                "been updated...",
+            )
+        return RolloutStatus(True, False, f"partitioned roll out complete: {updated} new pods have been updated...")
+    if status.get("updateRevision") != status.get("currentRevision"):
+        return _waiting(
+            f"waiting for statefulset rolling update to complete {updated} pods at revision "
+            f"{status.get('updateRevision', '')}...",
+        )
+    return RolloutStatus(
+        True,
+        False,
+        f"statefulset rolling update complete {status.get('currentReplicas') or 0} pods at revision "
+        f"{status.get('currentRevision', '')}...",
+    )
+
+
+def daemonset_status(daemon: Obj) -> RolloutStatus:
+    """kubectl's DaemonSet viewer: every node that should run the daemon runs the new revision, available."""
+    meta, spec, status = _meta(daemon), daemon.get("spec") or {}, daemon.get("status") or {}
+    if (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") != "RollingUpdate":
+        return RolloutStatus(True, False, NOT_ROLLING, waited=False)
+    name = meta.get("name", "")
+    if (meta.get("generation") or 0) > (status.get("observedGeneration") or 0):
+        return _waiting("Waiting for daemon set spec update to be observed...")
+    desired, updated = status.get("desiredNumberScheduled") or 0, status.get("updatedNumberScheduled") or 0
+    if updated < desired:
+        return _waiting(
+            f'Waiting for daemon set "{name}" rollout to finish: {updated} out of {desired} new pods have been '
+            "updated...",
+        )
+    available = status.get("numberAvailable") or 0
+    if available < desired:
+        return _waiting(
+            f'Waiting for daemon set "{name}" rollout to finish: {available} of {desired} updated pods are '
+            "available...",
+        )
+    return RolloutStatus(True, False, f'daemon set "{name}" successfully rolled out')
+
+
+def partition_of(sts: Obj) -> int:
+    """A StatefulSet's RollingUpdate partition: ordinals below it keep the old revision (0: none do)."""
+    strategy = (sts.get("spec") or {}).get("updateStrategy") or {}
+    return int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
 
 
 def condition(status: Obj, kind: str) -> Obj | None:
@@ -170,37 +269,106 @@ def not_ready_reason(pod: Obj) -> str:
 
 @dataclass(frozen=True)
 class Assessment:
-    """Where a rollout stands, from the Deployment, its ReplicaSets and the pods of its selector."""
+    """Where a rollout stands, from the workload, its ReplicaSets or ControllerRevisions and the pods of its
+    selector."""
 
     done: bool
     failed: bool
     message: str
-    replicaset: str = ""  # the new ReplicaSet's name, "" until it exists
+    replicaset: str = ""  # the new ReplicaSet's (or ControllerRevision's) name, "" until it exists
     revision: str = ""
     problems: tuple[PodProblem, ...] = ()
     unready: tuple[str, ...] = ()  # "pod (why)" for each new pod that is not Ready
+    waited: bool = True  # False: the update strategy is not one kubectl waits for (OnDelete)
+
+
+def assess(kind: str, workload: Obj, history: Iterable[Obj], pods: Iterable[Obj], max_restarts: int) -> Assessment:
+    """kubectl's verdict on a workload of any of KINDS, failing early on problems of its NEW pods (those of the
+    new ReplicaSet, or at the new ControllerRevision: old pods may crash freely, they are going away). Pod
+    problems win over a complete status: a Ready pod that keeps restarting fails."""
+    new = new_revision(kind, workload, history)
+    new_pods = _pods_at(kind, workload, new, pods) if new else []
+    name = _meta(new).get("name", "") if new else ""
+    if kind == "Deployment":
+        revision, unseen = str(revision_of(new)) if new else "", "ReplicaSet"
+    else:
+        revision, unseen = str((new or {}).get("revision") or ""), "ControllerRevision"
+    return _judged(status_of(kind, workload), new_pods, max_restarts, name, revision, "" if new else unseen)
 
 
 def assess_rollout(deployment: Obj, replicasets: Iterable[Obj], pods: Iterable[Obj], max_restarts: int) -> Assessment:
-    """kubectl's verdict, failing early on problems of the NEW ReplicaSet's pods (old pods may crash freely:
-    they are going away). Pod problems win over a complete status: a Ready pod that keeps restarting fails."""
-    status = rollout_status(deployment)
-    new = new_replicaset(deployment, replicasets)
-    new_pods = [p for p in owned_pods(new, pods) if not _meta(p).get("deletionTimestamp")] if new else []
-    problems = tuple(problem for pod in new_pods for problem in pod_problems(pod, max_restarts))
-    unready = tuple(f"{_meta(p).get('name')} ({not_ready_reason(p)})" for p in new_pods if not is_ready(p))
-    name = _meta(new).get("name", "") if new else ""
-    revision = str(revision_of(new)) if new else ""
+    """`assess` for a Deployment."""
+    return assess("Deployment", deployment, replicasets, pods, max_restarts)
+
+
+def new_revision(kind: str, workload: Obj, history: Iterable[Obj]) -> Obj | None:
+    """The new ReplicaSet (Deployment) or ControllerRevision (the others) of a workload; None until it exists."""
+    if kind == "Deployment":
+        return new_replicaset(workload, history)
+    from shared import revisions  # a sibling module; kept beside its only users
+
+    return revisions.current(kind, workload, list(history))
+
+
+def new_pods(kind: str, workload: Obj, history: Iterable[Obj], pods: Iterable[Obj]) -> list[Obj]:
+    """The pods of a workload's new revision, by name."""
+    new = new_revision(kind, workload, history)
+    return _pods_at(kind, workload, new, pods) if new else []
+
+
+def _pods_at(kind: str, workload: Obj, new: Obj, pods: Iterable[Obj]) -> list[Obj]:
+    if kind == "Deployment":
+        return owned_pods(new, pods)
+    from shared import revisions
+
+    return revisions.pods_of(workload, new, pods)
+
+
+def stability_problem(pod: Obj, restarts_before: int) -> str:
+    """Why a new pod is no longer stable after its rollout ("" while it is): not Ready, or restarted since
+    (`restarts_before` is its containers' restart count when the window began), with its last termination."""
+    statuses = (pod.get("status") or {}).get("containerStatuses") or ()
+    restarts = restart_count(pod)
+    if _meta(pod).get("deletionTimestamp"):
+        return f"pod {_meta(pod).get('name')} is being deleted"
+    if restarts <= restarts_before and is_ready(pod):
+        return ""
+    what = f"restarted ({restarts - restarts_before} new restarts)" if restarts > restarts_before else "is not Ready"
+    text = f"pod {_meta(pod).get('name')} was Ready, then {what}: {not_ready_reason(pod)}"
+    for cs in statuses:
+        state = cs.get("state") or {}
+        ended = state.get("terminated") or (cs.get("lastState") or {}).get("terminated")
+        if ended and (restarts > restarts_before or state.get("terminated")):
+            text += f"; container {cs.get('name')} last termination: {ended.get('reason') or 'terminated'}, exit code "
+            text += f"{ended.get('exitCode', '?')}" + (
+                f": {str(ended['message']).strip()}" if ended.get("message") else ""
+            )
+    return text
+
+
+def restart_count(pod: Obj) -> int:
+    return sum(cs.get("restartCount") or 0 for cs in (pod.get("status") or {}).get("containerStatuses") or ())
+
+
+def _judged(
+    status: RolloutStatus, pods: list[Obj], max_restarts: int, name: str, revision: str, unseen: str
+) -> Assessment:
+    """The verdict from kubectl's status and the new pods; `unseen` names what is not found yet (the new ...)."""
+    live = [p for p in pods if not _meta(p).get("deletionTimestamp")]
+    problems = tuple(problem for pod in live for problem in pod_problems(pod, max_restarts))
+    unready = tuple(f"{_meta(p).get('name')} ({not_ready_reason(p)})" for p in live if not is_ready(p))
 
     def verdict(done: bool, failed: bool, message: str) -> Assessment:
-        return Assessment(done, failed, message, name, revision, problems, unready)
+        return Assessment(done, failed, message, name, revision, problems, unready, status.waited)
 
+    if not status.waited:
+        return verdict(True, False, status.message)
     if status.failed:
         return verdict(False, True, status.message)
     if problems:
         return verdict(False, True, "; ".join(str(p) for p in problems))
-    if status.done and new is None:
-        return verdict(False, False, "Waiting for the new ReplicaSet to be seen...")
+    if status.done and unseen:
+        return verdict(False, False, f"Waiting for the new {unseen} to be seen...")
     return verdict(status.done, False, status.message)
 
 

@@ -134,9 +134,13 @@ build_prometheus() {
     -tags remove_all_sd,enable_kubernetes_sd -ldflags "-s -w -X github.com/prometheus/common/version.Version=$v" -- \
     ./cmd/prometheus prometheus
 }
-# BuildKit: the daemon for the stack (stack/buildkit.sh) and the static client shipped in the tagger image.
+# BuildKit: the daemon for the stack (stack/buildkit.sh) and the static client shipped in the tagger image. The
+# client is built without inlining (-l): 2 MB less of the tagger image's 70 MB budget (24 -> 21.9 MB), and it
+# mostly waits on the daemon.
 build_buildkit() {
-  build_in_module buildkit "$BUILDKIT_VERSION" github.com/moby/buildkit ./cmd/buildkitd buildkitd ./cmd/buildctl buildctl
+  build_in_module buildkit "$BUILDKIT_VERSION" github.com/moby/buildkit ./cmd/buildkitd buildkitd
+  build_in_module buildctl "$BUILDKIT_VERSION" github.com/moby/buildkit -gcflags=all=-l -ldflags "-s -w" -- \
+    ./cmd/buildctl buildctl
 }
 
 # One build at a time per cache (make up / make test may run concurrently): later callers wait, then find the cache.

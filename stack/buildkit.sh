@@ -7,8 +7,8 @@
 #     the TLS registry below.
 #   - a second docker-registry served over TLS by a certificate of the stack CA (own storage, the same htpasswd),
 #     so that private-CA registries are tested for real.
-# Writes BUILDKIT_ADDR, BUILDKIT_CA_FILE, BUILDKIT_CERT_FILE, BUILDKIT_KEY_FILE, BUILDCTL_BIN, REGISTRY_TLS and
-# REGISTRY_CA_FILE to $ENV_D/buildkit.env (up.sh appends it to .stack/env).
+# Writes BUILDKIT_ADDR, BUILDKIT_CA_FILE, BUILDKIT_CERT_FILE, BUILDKIT_KEY_FILE, BUILDCTL_BIN, BUILDKITD_BIN,
+# REGISTRY_TLS and REGISTRY_CA_FILE to $ENV_D/buildkit.env (up.sh appends it to .stack/env).
 #
 #   stack/buildkit.sh up|down|status
 # shellcheck source=common.sh
@@ -16,11 +16,12 @@
 
 BK_DIR=$STACK_STATE/buildkit
 BK_BIN=$CACHE/bin/buildkit-$BUILDKIT_VERSION
+BUILDCTL=$CACHE/bin/buildctl-$BUILDKIT_VERSION/buildctl
 TLS_REG_DIR=$STACK_STATE/registry-tls
 ENV_OUT=$ENV_D/buildkit.env
 
 bk_answers() {  # buildctl reaches buildkitd over mutual TLS
-  "$BK_BIN/buildctl" --addr "tcp://127.0.0.1:$(cat "$BK_DIR/port" 2>/dev/null)" --tlscacert "$CA_DIR/ca.crt" \
+  "$BUILDCTL" --addr "tcp://127.0.0.1:$(cat "$BK_DIR/port" 2>/dev/null)" --tlscacert "$CA_DIR/ca.crt" \
     --tlscert "$BK_DIR/pki/client.crt" --tlskey "$BK_DIR/pki/client.key" --timeout 5 debug workers >/dev/null 2>&1
 }
 tls_registry_status() {  # HTTP status of /v2/ without credentials, over TLS verified by the stack CA
@@ -118,7 +119,7 @@ EOF
   echo $! > "$BK_DIR/buildkitd.pid"
   local i
   for i in $(seq 1 120); do
-    bk_answers && { log "buildkitd: up, workers: $("$BK_BIN/buildctl" --addr "tcp://127.0.0.1:$port" --tlscacert "$CA_DIR/ca.crt" --tlscert "$BK_DIR/pki/client.crt" --tlskey "$BK_DIR/pki/client.key" debug workers | awk 'NR > 1 { print $2 }' | paste -sd' ')"; return 0; }
+    bk_answers && { log "buildkitd: up, workers: $("$BUILDCTL" --addr "tcp://127.0.0.1:$port" --tlscacert "$CA_DIR/ca.crt" --tlscert "$BK_DIR/pki/client.crt" --tlskey "$BK_DIR/pki/client.key" debug workers | awk 'NR > 1 { print $2 }' | paste -sd' ')"; return 0; }
     pid_alive "$BK_DIR/buildkitd.pid" buildkitd || die "buildkitd exited: $(tail -5 "$BK_DIR/buildkitd.log")"
     sleep 0.5
   done
@@ -132,7 +133,8 @@ BUILDKIT_ADDR=tcp://127.0.0.1:$(cat "$BK_DIR/port")
 BUILDKIT_CA_FILE=$CA_DIR/ca.crt
 BUILDKIT_CERT_FILE=$BK_DIR/pki/client.crt
 BUILDKIT_KEY_FILE=$BK_DIR/pki/client.key
-BUILDCTL_BIN=$BK_BIN/buildctl
+BUILDCTL_BIN=$BUILDCTL
+BUILDKITD_BIN=$BK_BIN/buildkitd
 REGISTRY_TLS=127.0.0.1:$(cat "$TLS_REG_DIR/port")
 REGISTRY_CA_FILE=$CA_DIR/ca.crt
 EOF
@@ -142,7 +144,7 @@ EOF
 case ${1:-} in
   up)
     stack_lock "$0" "$@"
-    [ -x "$BK_BIN/buildkitd" ] && [ -x "$BK_BIN/buildctl" ] || "$STACK_SRC/build-bins.sh" buildkit >/dev/null \
+    [ -x "$BK_BIN/buildkitd" ] && [ -x "$BUILDCTL" ] || "$STACK_SRC/build-bins.sh" buildkit >/dev/null \
       || die "building BuildKit failed"
     command -v openssl >/dev/null || die "openssl is needed for the stack CA"
     up_tls_registry

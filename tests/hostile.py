@@ -44,6 +44,7 @@ EXAMPLES = {
     "registry": "127.0.0.1:5000",
     "namespace": "shop",
     "deployment": "web",
+    "workload": "statefulset/db",
     "ingress": "web",
     "route": "web",
     "service": "web",

@@ -266,23 +266,30 @@ class _PodState:
         ]
 
     def complete(self, targets: Mapping[Key, Obj]) -> bool:
-        return all(
-            sum(rollout.is_ready(p) for p in self.of(key)) >= (desired_pods(key, obj) or 0)
-            for key, obj in targets.items()
-        )
+        return all(not self._lacks(key, obj) for key, obj in targets.items())
+
+    def _lacks(self, key: Key, obj: Obj) -> str:
+        """What workload `key` lacks to be recovered ("" when nothing): Ready pods, and for a StatefulSet the pod
+        of every ordinal back under its own name."""
+        pods = self.of(key)
+        ready = {p["metadata"]["name"] for p in pods if rollout.is_ready(p)}
+        desired = desired_pods(key, obj) or 0
+        if key[0] == "StatefulSet":
+            absent = [f"{key[1]}-{i}" for i in range(desired) if f"{key[1]}-{i}" not in ready]
+            return f"{show(key)}: {', '.join(absent)} not back and Ready" if absent else ""
+        return f"{show(key)}: {len(ready)} of {desired} pods Ready" if len(ready) < desired else ""
 
     def missing(self, targets: Mapping[Key, Obj]) -> tuple[str, ...]:
         result = []
         for key, obj in sorted(targets.items()):
             pods = sorted(self.of(key), key=lambda p: p["metadata"]["name"])
-            ready = sum(rollout.is_ready(p) for p in pods)
-            desired = desired_pods(key, obj) or 0
-            if ready >= desired:
+            lacks = self._lacks(key, obj)
+            if not lacks:
                 continue
             unready = [
                 f"{p['metadata']['name']} ({rollout.not_ready_reason(p)})" for p in pods if not rollout.is_ready(p)
             ]
-            text = f"{show(key)}: {ready} of {desired} pods Ready"
+            text = lacks
             if unready:
                 text += "; not Ready: " + ", ".join(unready)
             result.append(text)
@@ -304,10 +311,10 @@ def desired_pods(key: Key, obj: Mapping[str, Any]) -> int | None:
 
 
 def availability(kind: str, obj: Mapping[str, Any]) -> Availability:
-    """Is the workload fully available? Deployments by kubectl's rollout rules; the others by their counts."""
+    """Is the workload fully available? Deployments, StatefulSets and DaemonSets by kubectl's rollout rules for
+    their kind (an OnDelete one, which kubectl does not judge, and the other kinds by their counts)."""
     name = (obj.get("metadata") or {}).get("name", "")
-    if kind == "Deployment":
-        verdict = rollout.rollout_status(obj)
+    if kind in rollout.KINDS and (verdict := rollout.status_of(kind, obj)).waited:
         return Availability(verdict.done, verdict.message)
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     if kind == "DaemonSet":

@@ -45,7 +45,7 @@ def execute(values: Values, log: Log) -> int:
         if plan.analysis:  # every query passes Prometheus' parser before anything is checked (else exit 2)
             from shared.analysis_run import Target, connect
 
-            target = Target(plan.namespace, plan.deployments[0], plan.analysis_baseline, plan.analysis_interval)
+            target = Target(plan.namespace, plan.workloads[0][1], plan.analysis_baseline, plan.analysis_interval)
             prometheus = connect(values, secrets, plan.analysis, target)
         try:
             with Cluster.connect(access) as cluster:

@@ -9,7 +9,10 @@ from plugins.deployment_verify.settings import DECLARATION
 from shared import analysis
 from shared.handoff import Published
 from shared.http_checks import Expectation
+from shared.rollout import parse_workload, show_workload
 from shared.settings import Values
+
+Workload = tuple[str, str]  # kind, name
 
 
 @dataclass(frozen=True)
@@ -23,10 +26,11 @@ class CanaryPlan:
 @dataclass(frozen=True)
 class Plan:
     namespace: str
-    deployments: tuple[str, ...]  # empty when chosen by label_selector at run time
+    workloads: tuple[Workload, ...]  # empty when chosen by label_selector at run time
     label_selector: str
     timeout: float
     max_restarts: int
+    min_stable: float
     expected_image: str  # "" = not checked
     image_source: str  # where expected_image came from, for the log
     urls: tuple[str, ...]
@@ -46,11 +50,17 @@ class Plan:
 
     def describe(self) -> list[str]:
         """The plan in words, for the log and for dry_run."""
-        target = ", ".join(self.deployments) if self.deployments else f"Deployments matching {self.label_selector}"
+        target = (
+            ", ".join(show_workload(*w) for w in self.workloads)
+            if self.workloads
+            else f"Deployments, StatefulSets and DaemonSets matching {self.label_selector}"
+        )
         lines = [
             f"namespace {self.namespace}: wait for the rollout of {target} (timeout {self.timeout:g}s, "
             f"failing fast on CrashLoopBackOff, image pull errors or more than {self.max_restarts} restarts)",
         ]
+        if self.min_stable:
+            lines.append(f"then every new pod must stay Ready with no new restart for {self.min_stable:g}s")
         if self.expected_image:
             lines.append(f"every new pod must run {self.expected_image} ({self.image_source})")
         else:
@@ -101,10 +111,13 @@ def build_plan(values: Values, published: Published | None, context_namespace: s
         )
     return Plan(
         namespace=values.namespace or context_namespace or "default",
-        deployments=tuple(dict.fromkeys(values.deployments)),
+        workloads=tuple(
+            dict.fromkeys([*(("Deployment", n) for n in values.deployments), *map(parse_workload, values.workloads)])
+        ),
         label_selector=values.label_selector or "",
         timeout=values.timeout,
         max_restarts=values.max_restarts,
+        min_stable=values.min_stable,
         expected_image=image,
         image_source=source,
         urls=tuple(values.urls),

@@ -11,13 +11,21 @@ from shared.settings import Declaration, Setting, Values, combine
 ROLLOUT: tuple[Setting, ...] = (
     Setting("deployments", "list", [], "Deployments to verify, by name", format="deployment"),
     Setting(
+        "workloads",
+        "list",
+        [],
+        "Workloads to verify as kind/name: deployment/web, statefulset/db, daemonset/agent (a bare name is a "
+        "Deployment)",
+        format="workload",
+    ),
+    Setting(
         "label_selector",
-        doc="Verify every Deployment matching this label selector instead (e.g. app=web)",
+        doc="Verify every Deployment, StatefulSet and DaemonSet matching this label selector instead (e.g. app=web)",
         format="label_selector",
     ),
     Setting(
         "namespace",
-        doc="Namespace of the Deployments (default: the kubeconfig context's, else `default`)",
+        doc="Namespace of the workloads (default: the kubeconfig context's, else `default`)",
         format="namespace",
     ),
     Setting("timeout", "duration", 300.0, "How long the rollouts may take, all together", minimum=1),
@@ -28,6 +36,13 @@ ROLLOUT: tuple[Setting, ...] = (
         "A new pod restarting more often than this fails the rollout at once",
         minimum=0,
         maximum=1000,
+    ),
+    Setting(
+        "min_stable",
+        "duration",
+        0.0,
+        "After the rollout, every new pod must stay Ready with no new restart this long (e.g. 30s)",
+        maximum=3600,
     ),
     Setting(
         "expected_image",
@@ -131,9 +146,7 @@ ANALYSIS: tuple[Setting, ...] = (
 )
 
 OUTCOME: tuple[Setting, ...] = (
-    Setting(
-        "rollback_on_failure", "bool", False, "When a check fails, undo the Deployments to their previous revision"
-    ),
+    Setting("rollback_on_failure", "bool", False, "When a check fails, undo the workloads to their previous revision"),
     Setting("report_file", "path", None, "Write the checks as JSON here", output=True),
     Setting("junit_file", "path", None, "Write the checks as JUnit XML here (one testcase per check)", output=True),
     Setting("dry_run", "bool", False, "Print the plan and stop"),
@@ -141,10 +154,13 @@ OUTCOME: tuple[Setting, ...] = (
 
 
 def check_target(values: Values) -> None:
-    if values.deployments and values.label_selector:
-        raise SettingsError("PLUGIN_DEPLOYMENTS", "set either deployments or label_selector, not both")
-    if not values.deployments and not values.label_selector:
-        raise SettingsError("PLUGIN_DEPLOYMENTS", "is required: name the Deployments to verify (or set label_selector)")
+    if values.label_selector and (values.deployments or values.workloads):
+        named = "PLUGIN_DEPLOYMENTS" if values.deployments else "PLUGIN_WORKLOADS"
+        raise SettingsError(named, "set either deployments/workloads or label_selector, not both")
+    if not values.deployments and not values.workloads and not values.label_selector:
+        raise SettingsError(
+            "PLUGIN_DEPLOYMENTS", "is required: name the Deployments to verify (or set workloads or label_selector)"
+        )
 
 
 def check_http(values: Values) -> None:

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from plugins.deployment_verify.images import verify_pods
-from plugins.deployment_verify.plan import Plan
+from plugins.deployment_verify.plan import Plan, Workload
 from shared import http_checks, rollout
 from shared.errors import AuthError, PluginError, RolloutFailed
 from shared.kube import Cluster, api_path
 from shared.log import Log
 from shared.report import Check, log_checks, write_json, write_junit
-from shared.rollout_wait import RolloutResult, undo_rollout, wait_for_rollout
+from shared.rollout import show_workload
+from shared.rollout_wait import PLURAL, RolloutResult, label, new_pods, undo_rollout, wait_for_rollout
+from shared.stability import hold_stable
 
 if TYPE_CHECKING:
     import requests
@@ -31,33 +33,39 @@ class Outcome:
     """What the run found, for the report file."""
 
     checks: list[Check]
-    rollouts: dict[str, RolloutResult]
+    rollouts: dict[Workload, RolloutResult]
     rolled_back: dict[str, str]
 
 
-def resolve_deployments(cluster: Cluster, plan: Plan, log: Log) -> list[str]:
-    """The Deployments to verify: the named ones, or those matching label_selector (none is a failure)."""
-    if plan.deployments:
-        return list(plan.deployments)
-    listed = cluster.read(api_path("apps/v1", "deployments", plan.namespace), label_selector=plan.label_selector)
-    names = sorted(d["metadata"]["name"] for d in listed.get("items") or [])
-    if not names:
+def resolve_workloads(cluster: Cluster, plan: Plan, log: Log) -> list[Workload]:
+    """The workloads to verify: the named ones, or the Deployments, StatefulSets and DaemonSets matching
+    label_selector (none is a failure)."""
+    if plan.workloads:
+        return list(plan.workloads)
+    found: list[Workload] = []
+    for kind in rollout.KINDS:
+        listed = cluster.read(api_path("apps/v1", PLURAL[kind], plan.namespace), label_selector=plan.label_selector)
+        found += sorted((kind, d["metadata"]["name"]) for d in listed.get("items") or [])
+    if not found:
         raise RolloutFailed(
-            f'no Deployment in namespace "{plan.namespace}" matches label selector "{plan.label_selector}"'
+            f'no Deployment, StatefulSet or DaemonSet in namespace "{plan.namespace}" matches label selector '
+            f'"{plan.label_selector}"'
         )
-    log.info(f"label selector {plan.label_selector} matches: {', '.join(names)}")
-    return names
+    log.info(f"label selector {plan.label_selector} matches: {', '.join(show_workload(*w) for w in found)}")
+    return found
 
 
 def check_rollouts(
-    cluster: Cluster, plan: Plan, names: list[str], log: Log, deadline: float
-) -> tuple[list[Check], dict[str, RolloutResult]]:
-    """Wait for each rollout (one deadline for all of them: `timeout` bounds the whole wait)."""
+    cluster: Cluster, plan: Plan, workloads: list[Workload], log: Log, deadline: float
+) -> tuple[list[Check], dict[Workload, RolloutResult]]:
+    """Wait for each rollout (one deadline for all of them: `timeout` bounds the whole wait), then hold each for
+    min_stable."""
     checks, results = [], {}
-    for name in names:
-        log.heading(f'Rollout of deployment "{name}"')
+    for kind, name in workloads:
+        log.heading(f"Rollout of {label(kind, name)}")
         started = time.monotonic()
         threshold = f"complete within {plan.timeout:g}s"
+        check = f"rollout {show_workload(kind, name)}"
         try:
             result = wait_for_rollout(
                 cluster,
@@ -66,49 +74,44 @@ def check_rollouts(
                 timeout=max(deadline - time.monotonic(), 1.0),
                 log=log,
                 max_restarts=plan.max_restarts,
+                kind=kind,
             )
+            if plan.min_stable and result.waited:
+                hold_stable(cluster, plan.namespace, kind, name, plan.min_stable, log)
         except AuthError:
             raise
         except PluginError as e:
-            checks.append(Check(f"rollout {name}", False, "failed", threshold, str(e), time.monotonic() - started))
+            checks.append(Check(check, False, "failed", threshold, str(e), time.monotonic() - started))
             continue
-        results[name] = result
+        results[(kind, name)] = result
         measured = f"revision {result.revision} ({result.replicaset}) in {result.seconds:.1f}s"
-        checks.append(Check(f"rollout {name}", True, measured, threshold, "", result.seconds))
+        if not result.waited:
+            measured = "update strategy is not RollingUpdate: not waited for (as kubectl)"
+        elif plan.min_stable:
+            measured += f", then stable for {plan.min_stable:g}s"
+        checks.append(Check(check, True, measured, threshold, "", result.seconds))
     return checks, results
 
 
-def new_pods(cluster: Cluster, namespace: str, name: str) -> list[dict[str, Any]]:
-    """The live pods of a Deployment's new ReplicaSet."""
-    deployment = cluster.read(api_path("apps/v1", "deployments", namespace, name))
-    selector = rollout.selector_string((deployment.get("spec") or {}).get("selector"))
-    sets = cluster.read(api_path("apps/v1", "replicasets", namespace), label_selector=selector)
-    pods = cluster.read(api_path("v1", "pods", namespace), label_selector=selector)
-    new = rollout.new_replicaset(deployment, sets.get("items") or [])
-    if new is None:
-        return []
-    owned = rollout.owned_pods(new, pods.get("items") or [])
-    return [dict(p) for p in owned if not p["metadata"].get("deletionTimestamp")]
-
-
-def check_images(cluster: Cluster, plan: Plan, results: dict[str, RolloutResult], log: Log) -> list[Check]:
-    """Every Ready pod of each new ReplicaSet runs the expected image (by digest when one is expected)."""
+def check_images(cluster: Cluster, plan: Plan, results: dict[Workload, RolloutResult], log: Log) -> list[Check]:
+    """Every Ready pod of each new ReplicaSet (or ControllerRevision) runs the expected image (by digest when one
+    is expected)."""
     checks = []
-    for name in results:
+    for kind, name in results:
         started = time.monotonic()
-        pods = new_pods(cluster, plan.namespace, name)
+        pods = new_pods(cluster, plan.namespace, kind, name)
         verdict = verify_pods(plan.expected_image, pods)
         unready = [p["metadata"]["name"] for p in pods if not rollout.is_ready(p)]
         problems = [*verdict.problems, *(f"pod {p} is not Ready" for p in unready)]
         measured = f"{verdict.matching} of {verdict.pods} pods run it"
         if not pods:
-            problems.append("the new ReplicaSet has no pods")
+            problems.append("the new revision has no pods")
         passed = verdict.passed and not problems
         if not passed:
-            log.error(f'deployment "{name}": ' + "; ".join(problems))
+            log.error(f"{label(kind, name)}: " + "; ".join(problems))
         checks.append(
             Check(
-                f"image {name}",
+                f"image {show_workload(kind, name)}",
                 passed,
                 measured,
                 plan.expected_image,
@@ -203,33 +206,34 @@ def check_canary(session: requests.Session, plan: Plan, log: Log) -> list[Check]
     ]
 
 
-def roll_back(cluster: Cluster, plan: Plan, names: list[str], log: Log) -> tuple[list[Check], dict[str, str]]:
-    """kubectl's undo for each Deployment, then a wait for it: what serves afterwards is reported."""
+def roll_back(cluster: Cluster, plan: Plan, workloads: list[Workload], log: Log) -> tuple[list[Check], dict[str, str]]:
+    """kubectl's undo for each workload, then a wait for it: what serves afterwards is reported."""
     checks, served = [], {}
-    for name in names:
-        log.heading(f'Rollback of deployment "{name}"')
+    for kind, name in workloads:
+        log.heading(f"Rollback of {label(kind, name)}")
         started = time.monotonic()
+        shown = show_workload(kind, name)
         try:
-            to = undo_rollout(cluster, plan.namespace, name, log=log)
+            to = undo_rollout(cluster, plan.namespace, name, log=log, kind=kind)
             result = wait_for_rollout(
-                cluster, plan.namespace, name, timeout=plan.timeout, log=log, max_restarts=plan.max_restarts
+                cluster, plan.namespace, name, timeout=plan.timeout, log=log, max_restarts=plan.max_restarts, kind=kind
             )
         except AuthError:
             raise
         except PluginError as e:
-            checks.append(Check(f"rollback {name}", False, "failed", "previous revision serves", str(e)))
+            checks.append(Check(f"rollback {shown}", False, "failed", "previous revision serves", str(e)))
             continue
-        served[name] = result.revision
+        served[shown] = result.revision
         measured = f"revision {to} serves again as revision {result.revision} ({result.replicaset})"
-        log.info(f'deployment "{name}": {measured}')
+        log.info(f"{label(kind, name)}: {measured}")
         checks.append(
-            Check(f"rollback {name}", True, measured, "previous revision serves", "", time.monotonic() - started)
+            Check(f"rollback {shown}", True, measured, "previous revision serves", "", time.monotonic() - started)
         )
     return checks, served
 
 
 def check_analysis(prometheus: Prometheus | None, plan: Plan, names: list[str], log: Log) -> list[Check]:
-    """The analysis checks, once, over the last analysis_interval: {{ canary }} is the verified Deployment."""
+    """The analysis checks, once, over the last analysis_interval: {{ canary }} is the (first) verified workload."""
     if prometheus is None or not plan.analysis:
         return []
     from shared.analysis_run import Target, measure
@@ -245,8 +249,8 @@ def check_analysis(prometheus: Prometheus | None, plan: Plan, names: list[str], 
 def verify(cluster: Cluster, plan: Plan, log: Log, prometheus: Prometheus | None = None) -> Outcome:
     """Every check of the plan, then the rollback when one failed and it is asked for."""
     deadline = time.monotonic() + plan.timeout
-    names = resolve_deployments(cluster, plan, log)
-    checks, results = check_rollouts(cluster, plan, names, log, deadline)
+    workloads = resolve_workloads(cluster, plan, log)
+    checks, results = check_rollouts(cluster, plan, workloads, log, deadline)
     if plan.expected_image:
         checks += check_images(cluster, plan, results, log)
     if all(c.passed for c in checks):
@@ -255,12 +259,12 @@ def verify(cluster: Cluster, plan: Plan, log: Log, prometheus: Prometheus | None
         with requests.Session() as session:
             checks += check_urls(session, plan, log)
             checks += check_canary(session, plan, log)
-        checks += check_analysis(prometheus, plan, names, log)
+        checks += check_analysis(prometheus, plan, [name for _, name in workloads], log)
     elif plan.urls or plan.canary or plan.analysis:
         log.info("HTTP checks and analysis skipped: the rollout already failed")
     rolled_back: dict[str, str] = {}
     if plan.rollback_on_failure and not all(c.passed for c in checks):
-        rollback_checks, rolled_back = roll_back(cluster, plan, names, log)
+        rollback_checks, rolled_back = roll_back(cluster, plan, workloads, log)
         checks += rollback_checks
     return Outcome(checks, results, rolled_back)
 
@@ -272,7 +276,10 @@ def report(plan: Plan, outcome: Outcome, log: Log, plugin: str) -> None:
     extra: dict[str, object] = {
         "namespace": plan.namespace,
         "expected_image": plan.expected_image,
-        "rollouts": {n: {"revision": r.revision, "replicaset": r.replicaset} for n, r in outcome.rollouts.items()},
+        "rollouts": {
+            show_workload(*w): {"revision": r.revision, "replicaset": r.replicaset, "waited": r.waited}
+            for w, r in outcome.rollouts.items()
+        },
         "rolled_back": outcome.rolled_back,
     }
     if plan.report_file:

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,10 +212,19 @@ def _run(
         log.info(f"$ {log.masker(' '.join(argv))}")
     progress = Progress()
     tail: list[str] = []
-    try:
-        with subprocess.Popen(
-            [executable, *argv[1:]], env=child, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        ) as proc:
+    killed = threading.Event()
+    with subprocess.Popen(
+        [executable, *argv[1:]], env=child, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
+
+        def kill() -> None:
+            killed.set()
+            proc.kill()
+
+        # The log is read line by line until buildctl closes it: only a timer can stop a build that hangs.
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
             assert proc.stdout is not None
             for raw in proc.stdout:
                 line = raw.rstrip()
@@ -222,10 +232,11 @@ def _run(
                 tail = (tail + [line])[-20:]
                 if not quiet:
                     log.info(line)
-            code = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise PluginError(f"buildctl did not finish within {timeout:.0f}s") from None
+            code = proc.wait()
+        finally:
+            timer.cancel()
+    if killed.is_set():
+        raise PluginError(f"buildctl did not finish within {timeout:.0f}s (stopped)")
     if code != 0:
         raise explain_failure(tail, addr)
     return progress
@@ -238,6 +249,6 @@ def explain_failure(tail: list[str], addr: str) -> PluginError:
     low = text.lower()
     if addr.startswith("tcp://") and any(m in low for m in _TLS) and "failed to solve" not in low:
         return PluginError(f"BuildKit at {addr}: {TLS_FAILED} ({reason.removeprefix('error: ')}); {CHECK_TLS}")
-    if "connection refused" in low or "no such file or directory" in low and addr.startswith("unix://"):
+    if "connection refused" in low or ("no such file or directory" in low and addr.startswith("unix://")):
         return PluginError(f"no BuildKit daemon answers at {addr}: {reason}")
     return PluginError(f"build failed: {reason.removeprefix('error: ')}")

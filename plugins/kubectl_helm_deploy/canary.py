@@ -58,7 +58,7 @@ def promote(run: Execution, steps: Canary) -> None:
 
 
 def start(run: Execution, steps: Canary) -> None:
-    options, log = run.options, run.log
+    log = run.log
     if steps.create_stable:
         # The very first deploy has nothing to compare against: the stable Deployment starts on the new image,
         # and the canary steps then run beside it (so a pipeline's canary/verify/promote steps work from day one).
@@ -69,38 +69,45 @@ def start(run: Execution, steps: Canary) -> None:
     run.apply_all(steps.others)
     tally = Tally(steps.analysis)
     for index in range(steps.resume_at, len(steps.steps)):
-        step = steps.steps[index]
-        log.heading(f"Canary at {step.split()}: {step.replicas} canary pod(s) beside {steps.stable_replicas} stable")
-        for obj in (step.deployment, step.service, step.ingress, step.route):
-            if obj is not None:
-                run.apply(obj, force=True)
-        if options.dry_run:
-            continue
-        try:
-            run.wait(step.deployment["metadata"]["name"])
-        except RolloutFailed as failure:
-            if options.rollback_on_failure:
-                remove_canary(run, steps, "failed")
-                raise RolloutFailed(f"{failure}; canary removed, {steps.target} serves as before") from None
-            raise
-        run.record.notes.append(f"canary at {step.split()}")
-        last = index == len(steps.steps) - 1
-        state = {"step": index + 1, "of": len(steps.steps), "weight": step.weight, "effective": step.effective}
-        if step.pause is None:
-            save_state(run, steps, {**state, "status": "paused"})
-            log.info(f"paused at {step.weight}% until promoted: a later step with canary_action promote (or abort)")
-            run.record.notes.append(f"canary paused at step {index + 1} of {len(steps.steps)} until promoted")
+        if not run_step(run, steps, index, tally):
             run.prune()
-            return
-        save_state(run, steps, {**state, "status": "running"})
-        if steps.analysis:
-            analyse(run, steps, step, tally, state)
-        elif not last or steps.promote_after:
-            run.pause(step.pause, "pause before the next canary step")
+            return  # paused until promoted
     if steps.promote_after:
         promote(run, steps)
         return
     run.prune()
+
+
+def run_step(run: Execution, steps: Canary, index: int, tally: Tally) -> bool:
+    """One step: its objects applied and Ready, its state recorded, then its pause (with analysis); False when it
+    pauses until promoted."""
+    step, log = steps.steps[index], run.log
+    log.heading(f"Canary at {step.split()}: {step.replicas} canary pod(s) beside {steps.stable_replicas} stable")
+    for obj in (step.deployment, step.service, step.ingress, step.route):
+        if obj is not None:
+            run.apply(obj, force=True)
+    if run.options.dry_run:
+        return True
+    try:
+        run.wait(step.deployment["metadata"]["name"])
+    except RolloutFailed as failure:
+        if run.options.rollback_on_failure:
+            remove_canary(run, steps, "failed")
+            raise RolloutFailed(f"{failure}; canary removed, {steps.target} serves as before") from None
+        raise
+    run.record.notes.append(f"canary at {step.split()}")
+    state = {"step": index + 1, "of": len(steps.steps), "weight": step.weight, "effective": step.effective}
+    if step.pause is None:
+        save_state(run, steps, {**state, "status": "paused"})
+        log.info(f"paused at {step.weight}% until promoted: a later step with canary_action promote (or abort)")
+        run.record.notes.append(f"canary paused at step {index + 1} of {len(steps.steps)} until promoted")
+        return False
+    save_state(run, steps, {**state, "status": "running"})
+    if steps.analysis:
+        analyse(run, steps, step, tally, state)
+    elif index < len(steps.steps) - 1 or steps.promote_after:
+        run.pause(step.pause, "pause before the next canary step")
+    return True
 
 
 def analyse(run: Execution, steps: Canary, step: CanaryStep, tally: Tally, state: dict[str, Any]) -> None:

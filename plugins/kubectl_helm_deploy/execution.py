@@ -17,6 +17,7 @@ from plugins.kubectl_helm_deploy.plan import HelmRelease, Plan
 from shared.errors import PluginError, RolloutFailed
 from shared.kube import Cluster
 from shared.log import Log
+from shared.rollout import show_workload
 from shared.rollout_wait import undo_rollout, wait_for_rollout
 
 if TYPE_CHECKING:
@@ -27,8 +28,9 @@ if TYPE_CHECKING:
 @dataclass
 class Record:
     outcomes: list[Outcome] = field(default_factory=list)
-    revisions: dict[str, str] = field(default_factory=dict)  # deployment or release -> revision now serving
-    serving: dict[str, dict[str, str]] = field(default_factory=dict)  # deployment -> container -> image
+    # deployment (bare name), statefulset/<name>, daemonset/<name> or release -> revision now serving
+    revisions: dict[str, str] = field(default_factory=dict)
+    serving: dict[str, dict[str, str]] = field(default_factory=dict)  # the same keys -> container -> image
     notes: list[str] = field(default_factory=list)
     analysis: list[Measurement] = field(default_factory=list)  # every analysis run, in order
 
@@ -76,8 +78,9 @@ class Execution:
             self.log.info("nothing to prune")
         self.record.outcomes.extend(pruned)
 
-    def wait(self, name: str) -> str:
-        """Wait for Deployment `name`'s rollout; the revision it serves."""
+    def wait(self, name: str, kind: str = "Deployment", *, stable: bool = True) -> str:
+        """Wait for workload `name`'s rollout (then min_stable, unless `stable` is False: a rollback returns to
+        what ran before); the revision it serves."""
         result = wait_for_rollout(
             self.cluster,
             self.plan.namespace,
@@ -85,29 +88,36 @@ class Execution:
             timeout=self.options.timeout,
             log=self.log,
             max_restarts=self.options.max_restarts,
+            kind=kind,
         )
-        self.record.revisions[name] = result.revision
-        self.log.info(f"deployment {name} rolled out: revision {result.revision} ({result.replicaset})")
-        self.record_images(name)
+        if stable and self.options.min_stable and result.waited:
+            from shared.stability import hold_stable
+
+            hold_stable(self.cluster, self.plan.namespace, kind, name, self.options.min_stable, self.log)
+        shown = show_workload(kind, name)
+        self.record.revisions[shown] = result.revision
+        self.log.info(f"{kind.lower()} {name} rolled out: revision {result.revision} ({result.replicaset})")
+        self.record_images(name, kind)
         return result.revision
 
-    def record_images(self, name: str) -> dict[str, str]:
-        live = self.applier.get("apps/v1", "Deployment", name)
+    def record_images(self, name: str, kind: str = "Deployment") -> dict[str, str]:
+        live = self.applier.get("apps/v1", kind, name)
         images = workload.images_of(live) if live else {}
-        self.record.serving[name] = images
+        self.record.serving[show_workload(kind, name)] = images
         return images
 
-    def undo(self, name: str, failure: RolloutFailed) -> RolloutFailed:
-        """Roll Deployment `name` back after `failure`, wait, and return the error that tells what serves now."""
-        self.log.heading(f"Roll back deployment {name}")
+    def undo(self, name: str, failure: RolloutFailed, kind: str = "Deployment") -> RolloutFailed:
+        """Roll workload `name` back after `failure`, wait, and return the error that tells what serves now."""
+        self.log.heading(f"Roll back {kind.lower()} {name}")
         try:
-            undo_rollout(self.cluster, self.plan.namespace, name, log=self.log)
-            revision = self.wait(name)
+            undo_rollout(self.cluster, self.plan.namespace, name, log=self.log, kind=kind)
+            revision = self.wait(name, kind, stable=False)
         except PluginError as e:
             return RolloutFailed(f"{failure}; rollback failed too: {e}")
-        images = ", ".join(f"{c}={i}" for c, i in self.record.serving.get(name, {}).items())
-        self.record.notes.append(f"rolled back {name} to revision {revision}")
-        return RolloutFailed(f"{failure}; rolled back: deployment {name} serves revision {revision} ({images})")
+        serving = self.record.serving.get(show_workload(kind, name), {})
+        images = ", ".join(f"{c}={i}" for c, i in serving.items())
+        self.record.notes.append(f"rolled back {show_workload(kind, name)} to revision {revision}")
+        return RolloutFailed(f"{failure}; rolled back: {kind.lower()} {name} serves revision {revision} ({images})")
 
     def analyse(self, stable: str, canary: str, interval: float) -> list[Measurement]:
         """The plan's analysis checks, once, recorded and logged."""

@@ -43,6 +43,7 @@ def build_helm_plan(
         helm_bin=str(values.helm_bin),
         atomic=bool(values.atomic),
         create_namespace=bool(values.create_namespace),
+        test=bool(values.helm_test),
     )
     shown = image if values.image_value else ""
     return Plan("helm", namespace, "rolling", shown, image_source, "", options_of(values), helm)

@@ -23,6 +23,7 @@ from pyhelm3 import errors as helm_errors
 from plugins.kubectl_helm_deploy.execution import Execution
 from plugins.kubectl_helm_deploy.plan import HelmRelease
 from shared.errors import PluginError, RolloutFailed, SettingsError
+from shared.rollout import KINDS
 
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback", "uninstalling")
 
@@ -60,7 +61,8 @@ def _failure(action: str, error: helm_errors.Error) -> PluginError:
 async def _run(deploy: Execution, helm: HelmRelease, kubeconfig: Path) -> None:
     plan, options, log = deploy.plan, deploy.options, deploy.log
     timeout = f"{int(options.timeout)}s"
-    client = pyhelm3.Client(kubeconfig=kubeconfig, executable=helm.helm_bin, default_timeout=timeout)
+    command = pyhelm3.command.Command(kubeconfig=kubeconfig, executable=helm.helm_bin, default_timeout=timeout)
+    client = pyhelm3.Client(command, executable=helm.helm_bin)
     ns = plan.namespace
     try:
         chart = await client.get_chart(
@@ -95,15 +97,38 @@ async def _run(deploy: Execution, helm: HelmRelease, kubeconfig: Path) -> None:
     deploy.record.revisions[helm.release] = str(rev.revision)
     if not options.wait:
         return
-    names = [r["metadata"]["name"] for r in await rev.resources() if r and r.get("kind") == "Deployment"]
+    workloads = [(r["kind"], r["metadata"]["name"]) for r in await rev.resources() if r and r.get("kind") in KINDS]
+    workloads.sort(key=lambda w: KINDS.index(w[0]))  # Deployments first, as in manifests mode
     try:
-        for name in names:
-            log.heading(f"Wait for the rollout of deployment {name}")
-            deploy.wait(name)
+        for kind, name in workloads:
+            log.heading(f"Wait for the rollout of {kind.lower()} {name}")
+            deploy.wait(name, kind)
+        if helm.test:
+            await _test(deploy, command, helm.release, timeout)
     except RolloutFailed as failure:
         if not options.rollback_on_failure:
             raise
-        raise await _roll_back(deploy, client, rev, previous, names, failure) from None
+        raise await _roll_back(deploy, client, rev, previous, workloads, failure) from None
+
+
+async def _test(deploy: Execution, command: pyhelm3.command.Command, release: str, timeout: str) -> None:
+    """`helm test --logs` through pyhelm3's command runner (the same kubeconfig file, no shell); the test pods'
+    logs are shown either way, and a failed test is a failed rollout."""
+    deploy.log.heading(f"helm test {release}")
+    argv = ["test", release, "--namespace", deploy.plan.namespace, "--logs", "--timeout", timeout]
+    try:
+        out = await command.run(argv)
+    except helm_errors.Error as e:
+        _show(deploy, e.stdout.decode(errors="replace"))
+        raise RolloutFailed(str(_failure("test", e))) from None
+    _show(deploy, out.decode(errors="replace"))
+    deploy.record.notes.append(f"helm test {release} passed")
+
+
+def _show(deploy: Execution, output: str) -> None:
+    for line in output.splitlines():
+        if line.strip():
+            deploy.log.info(f"    {line}")
 
 
 async def _proceedable(deploy: Execution, client: pyhelm3.Client, release: str, timeout: str) -> Any:
@@ -130,7 +155,12 @@ async def _proceedable(deploy: Execution, client: pyhelm3.Client, release: str, 
 
 
 async def _roll_back(
-    deploy: Execution, client: pyhelm3.Client, rev: Any, previous: Any, names: list[str], failure: RolloutFailed
+    deploy: Execution,
+    client: pyhelm3.Client,
+    rev: Any,
+    previous: Any,
+    workloads: list[tuple[str, str]],
+    failure: RolloutFailed,
 ) -> PluginError:
     release = rev.release
     if previous is None:
@@ -140,8 +170,8 @@ async def _roll_back(
     deploy.log.heading(f"helm rollback {release.name} {previous.revision}")
     try:
         back = await release.rollback(previous.revision, wait=False, timeout=f"{int(deploy.options.timeout)}s")
-        for name in names:
-            deploy.wait(name)
+        for kind, name in workloads:
+            deploy.wait(name, kind, stable=False)
     except helm_errors.Error as e:
         return PluginError(f"{failure}; {_failure('rollback', e)}")
     except PluginError as e:

@@ -87,6 +87,13 @@ def build_plan(
     """The manifests-mode plan: objects with namespace, image, rolling bounds and ownership label applied, and the
     strategy's steps."""
     deployments = [m for m in manifests if m.kind == "Deployment"]
+    others = [m for m in manifests if m.kind in ("StatefulSet", "DaemonSet")]
+    if values.strategy != "rolling" and others:
+        raise SettingsError(
+            "PLUGIN_STRATEGY",
+            f"{values.strategy} rolls one Deployment; the manifests hold {others[0].kind} {others[0].name} "
+            "(StatefulSets and DaemonSets roll with strategy rolling)",
+        )
     target = target_of(values, manifests)
     if values.strategy in ("blue-green", "canary") and not target:
         raise SettingsError("PLUGIN_DEPLOYMENT", f"strategy {values.strategy} needs one Deployment in the manifests")
@@ -100,7 +107,9 @@ def build_plan(
     elif values.strategy == "canary":
         steps = build_canary(values, objects, target, live, functools.partial(_existing, objects, live))
     else:
-        steps = Rolling((target,) if target else tuple(m.name for m in deployments))
+        steps = Rolling(
+            (target,) if target else tuple(m.name for m in deployments), tuple((m.kind, m.name) for m in others)
+        )
     prune = None
     if values.prune:
         keep = {(m.kind, m.name) for m in objects} | _extra_keep(steps)

@@ -47,6 +47,7 @@ class Options:
     max_restarts: int
     rollback_on_failure: bool
     force_conflicts: bool
+    min_stable: float = 0.0  # after a rollout, its new pods stay Ready with no new restart this long
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,11 @@ class Prune:
 
 @dataclass(frozen=True)
 class Rolling:
-    """Apply every object, then wait for these Deployments (undoing a failed one)."""
+    """Apply every object, then wait for these Deployments, then these StatefulSets and DaemonSets (kind, name),
+    undoing a failed one."""
 
     wait_for: tuple[str, ...]
+    workloads: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ class HelmRelease:
     helm_bin: str
     atomic: bool
     create_namespace: bool
+    test: bool = False  # run the chart's test hooks (`helm test`) after the rollout
 
 
 Strategy = Rolling | BlueGreen | Canary | HelmRelease
@@ -171,7 +175,9 @@ class Plan:
 def _describe_steps(steps: Strategy, options: Options) -> list[str]:
     wait = "" if options.wait else " (not waited for)"
     if isinstance(steps, Rolling):
-        return [f"wait for deployment {name}{wait}" for name in steps.wait_for]
+        return [f"wait for deployment {name}{wait}" for name in steps.wait_for] + [
+            f"wait for {kind.lower()} {name}{wait}" for kind, name in steps.workloads
+        ]
     if isinstance(steps, BlueGreen):
         lines = [f"blue/green: {steps.live or 'nothing'} serves; the new version goes to {steps.colored(steps.new)}"]
         if steps.preview_service:
@@ -195,7 +201,7 @@ def _describe_steps(steps: Strategy, options: Options) -> list[str]:
     return [
         f"helm release {steps.release}: chart {steps.chart}{version}",
         f"values: {json.dumps(steps.values, sort_keys=True)}",
-    ]
+    ] + ([f"helm test {steps.release}: the chart's test hooks must pass{wait}"] if steps.test else [])
 
 
 def _describe_step(step: CanaryStep, canary: Canary) -> str:
@@ -217,6 +223,7 @@ def options_of(values: Values) -> Options:
         max_restarts=int(values.max_restarts),
         rollback_on_failure=bool(values.rollback_on_failure),
         force_conflicts=bool(values.force_conflicts),
+        min_stable=float(values.min_stable),
     )
 
 

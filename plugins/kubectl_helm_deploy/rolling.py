@@ -1,4 +1,5 @@
-"""Rolling: apply every object, prune, wait for the Deployments' rollouts, undo a failed one."""
+"""Rolling: apply every object, prune, wait for the rollouts of the Deployments, then the StatefulSets and
+DaemonSets, undo a failed one."""
 
 from __future__ import annotations
 
@@ -14,16 +15,16 @@ def run_rolling(run: Execution, steps: Rolling) -> None:
     run.prune()
     if options.dry_run or not options.wait:
         return
-    for name in steps.wait_for:
-        log.heading(f"Wait for the rollout of deployment {name}")
+    for kind, name in [*(("Deployment", n) for n in steps.wait_for), *steps.workloads]:
+        log.heading(f"Wait for the rollout of {kind.lower()} {name}")
         try:
-            run.wait(name)
+            run.wait(name, kind)
         except RolloutFailed as failure:
             if not options.rollback_on_failure:
                 raise
-            outcome = outcomes.get(("Deployment", name))
+            outcome = outcomes.get((kind, name))
             if outcome is None or outcome.action != "configured":
                 raise RolloutFailed(
-                    f"{failure}; nothing to roll back to (the deployment is new or unchanged)"
+                    f"{failure}; nothing to roll back to (the {kind.lower()} is new or unchanged)"
                 ) from None
-            raise run.undo(name, failure) from None
+            raise run.undo(name, failure, kind) from None

@@ -73,6 +73,12 @@ HELM: tuple[Setting, ...] = (
     ),
     Setting("helm_lint", "bool", True, "Run `helm lint` first; a failing lint is an input error, nothing deployed"),
     Setting("atomic", "bool", False, "Pass --atomic to helm (helm waits and rolls back by itself)"),
+    Setting(
+        "helm_test",
+        "bool",
+        False,
+        "Run the chart's test hooks (`helm test`) after the rollout; a failing test is a failed rollout",
+    ),
     Setting("create_namespace", "bool", False, "Let helm create the namespace (needs cluster rights)"),
     Setting("helm_bin", default="helm", doc="The helm executable", fallback=("HELM_BIN",)),
 )
@@ -94,6 +100,13 @@ STRATEGY: tuple[Setting, ...] = (
     Setting("rollback_on_failure", "bool", True, "Undo a failed rollout (helm rollback for a release) and wait for it"),
     Setting(
         "max_restarts", "int", 2, "A new pod restarting more often than this fails the rollout", minimum=0, maximum=1000
+    ),
+    Setting(
+        "min_stable",
+        "duration",
+        0.0,
+        "After each rollout, every new pod must stay Ready with no new restart this long (e.g. 30s)",
+        maximum=3600,
     ),
     Setting(
         "service", doc="Blue/green: the Service that carries traffic; canary: the stable Service", format="service"

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 from kubernetes import client
 
-from .stacklib import wait_for
+from .stacklib import KWOK_TOLERATION, wait_for
 
 PORT = 8080
 
@@ -90,6 +90,10 @@ def create(api: client.ApiClient, namespace: str, *objects: dict[str, Any]) -> N
     for obj in objects:
         if obj["kind"] == "Deployment":
             client.AppsV1Api(api).create_namespaced_deployment(namespace, obj)
+        elif obj["kind"] == "StatefulSet":
+            client.AppsV1Api(api).create_namespaced_stateful_set(namespace, obj)
+        elif obj["kind"] == "DaemonSet":
+            client.AppsV1Api(api).create_namespaced_daemon_set(namespace, obj)
         elif obj["kind"] == "Service":
             client.CoreV1Api(api).create_namespaced_service(namespace, obj)
         else:
@@ -162,3 +166,54 @@ def ready_endpoints(api: client.ApiClient, namespace: str, service_name: str) ->
 def live_pods(api: client.ApiClient, namespace: str, selector: str) -> list[client.V1Pod]:
     pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=selector).items
     return [p for p in pods if not p.metadata.deletion_timestamp]
+
+
+def quick_container(image_ref: str) -> dict[str, Any]:
+    """`container` without the preStop drain: a StatefulSet replaces its pods one by one, each waiting for the
+    last to be gone, and these tests measure rollout rules, not traffic during a rollout."""
+    return {k: v for k, v in container(image_ref).items() if k != "lifecycle"}
+
+
+def statefulset(
+    name: str, image_ref: str, replicas: int = 2, *, partition: int | None = None, strategy: str = "RollingUpdate"
+) -> dict[str, Any]:
+    """A StatefulSet of the example app (Parallel pod management: created at once; updates still go one by one)."""
+    update: dict[str, Any] = {"type": strategy}
+    if partition is not None:
+        update["rollingUpdate"] = {"partition": partition}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": name,
+            "podManagementPolicy": "Parallel",
+            "updateStrategy": update,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"terminationGracePeriodSeconds": 5, "containers": [quick_container(image_ref)]},
+            },
+        },
+    }
+
+
+def daemonset(name: str, image_ref: str, *, strategy: str = "RollingUpdate", kwok: bool = False) -> dict[str, Any]:
+    """A DaemonSet of the example app, one pod per node. The DaemonSet controller picks its nodes from the
+    template alone (the namespace's placement is added to each pod later), so `kwok` puts the kwok nodes'
+    selector and toleration in the template; without it, the kwok nodes' taint leaves the real node."""
+    placement = {"nodeSelector": {"type": "kwok"}, "tolerations": [KWOK_TOLERATION]} if kwok else {}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "updateStrategy": {"type": strategy},
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"terminationGracePeriodSeconds": 5, "containers": [quick_container(image_ref)], **placement},
+            },
+        },
+    }

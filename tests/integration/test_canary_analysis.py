@@ -65,6 +65,11 @@ def write_manifests(directory: Path, image_ref: str, *, real: bool, extra: list[
     return str(directory)
 
 
+def objects_in(admin: client.ApiClient, ns: str) -> dict[str, Any]:
+    """The resourceVersion of every object in `ns` (other tests' namespaces come and go meanwhile)."""
+    return {k: v for k, v in cluster_state(admin, ns).items() if k != "namespaces"}
+
+
 def canary_state(admin: client.ApiClient, ns: str) -> dict[str, Any]:
     canary = deployment(admin, ns, "web-canary")
     assert canary is not None
@@ -234,7 +239,12 @@ def _stable_on_kwok(deploy: Deploy, tmp_path: Path, extra: list[dict[str, Any]] 
 
 
 def test_no_data_fails_by_default_and_passes_with_on_no_data_pass(
-    prometheus: str, deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
+    prometheus: str,
+    deploy: Deploy,
+    deployer: Harness,
+    namespace: Namespace,
+    kube_admin: client.ApiClient,
+    tmp_path: Path,
 ) -> None:
     manifests = _stable_on_kwok(deploy, tmp_path)
     common = {
@@ -254,6 +264,15 @@ def test_no_data_fails_by_default_and_passes_with_on_no_data_pass(
     assert run.code == 0, run.out
     assert [m["verdict"] for m in run.report["analysis"]] == ["pass"]
     assert images(kube_admin, namespace.name, "web")["app"] == f"{IMAGE}:v2"
+
+    # deployment-verify's one-off analysis: the same check fails the step, in the report and the JUnit file
+    junit = tmp_path / "verify.xml"
+    verified = deployer.run(
+        verify_main, None, deployments="web", analysis=no_data(), prometheus_url=prometheus, junit_file=junit
+    )
+    assert verified.code == 1, verified.out
+    assert "analysis nothing: no data" in verified.out.strip().splitlines()[-1], verified.out
+    assert 'name="analysis nothing"' in junit.read_text() and "<failure" in junit.read_text()
 
 
 @pytest.fixture
@@ -385,13 +404,13 @@ def test_replica_fallback_reports_its_effective_weight_and_refuses_a_far_one(
     deploy: Deploy, namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
 ) -> None:
     manifests = _stable_on_kwok(deploy, tmp_path)
-    before = cluster_state(kube_admin, namespace.name)
+    before = objects_in(kube_admin, namespace.name)
     run = deploy(manifests=manifests, image=f"{IMAGE}:v2", strategy="canary", canary_weight="10")
     assert run.code == 2, run.out
     assert (
         "asked 10%, replicas give 33% (1 canary pod(s) beside 2 stable), off by more than max_weight_error" in run.last
     )
-    assert cluster_state(kube_admin, namespace.name) == before
+    assert objects_in(kube_admin, namespace.name) == before
     run = deploy(manifests=manifests, image=f"{IMAGE}:v2", strategy="canary", canary_weight="40")
     assert run.code == 0, run.out
     assert "Canary at asked 40%, replicas give 33%: 1 canary pod(s) beside 2 stable" in run.out
@@ -426,7 +445,7 @@ def test_bad_analysis_exits_2_before_anything_changes(
     problem: str,
 ) -> None:
     manifests = _stable_on_kwok(deploy, tmp_path)
-    before = cluster_state(kube_admin, namespace.name)
+    before = objects_in(kube_admin, namespace.name)
     run = deploy(
         manifests=manifests,
         image=f"{IMAGE}:v2",
@@ -437,7 +456,7 @@ def test_bad_analysis_exits_2_before_anything_changes(
     )
     assert run.code == 2, run.out
     assert "PLUGIN_ANALYSIS: " in run.last and problem in run.last, run.last
-    assert cluster_state(kube_admin, namespace.name) == before
+    assert objects_in(kube_admin, namespace.name) == before
     assert deployment(kube_admin, namespace.name, "web-canary") is None
 
 

@@ -356,11 +356,17 @@ def test_deploy_verify_and_chaos_images_on_the_stack(
         "PLUGIN_EXPECTED_IMAGE": app_image,
         "PLUGIN_TIMEOUT": "60s",
         "PLUGIN_REPORT_FILE": "verify.json",
+        # the image's analysis path: the query through the stack Prometheus' parser, then asked
+        "PLUGIN_PROMETHEUS_URL": stack["PROMETHEUS_URL"],
+        "PLUGIN_ANALYSIS": json.dumps([{"name": "prometheus-answers", "query": "vector(1)", "min": 1}]),
     }
     verify = run_plugin(stack, "deployment-verify", {**kube, **settings}, ws)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     report = json.loads((ws / "verify.json").read_text())
     assert report["passed"] is True
+    assert {"analysis prometheus-answers": "1"} == {
+        c["name"]: c["measured"] for c in report["checks"] if c["name"].startswith("analysis")
+    }
 
     def pods() -> set[str]:
         listed = client.CoreV1Api(kube_admin).list_namespaced_pod(

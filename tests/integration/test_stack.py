@@ -302,3 +302,23 @@ def test_helm_installs_and_uninstalls_a_chart_with_the_deployer_token(
     assert gone.value.status == 404
     assert json.loads(helm("list", "--output", "json")) == []
     assert not core.list_namespaced_secret(namespace.name, label_selector="owner=helm,name=demo").items
+
+
+def test_buildkitd_takes_only_clients_with_a_stack_ca_certificate(stack) -> None:
+    """stack/buildkit.sh: buildkitd on tcp with mutual TLS; without the client certificate it refuses."""
+    base = [stack["BUILDCTL_BIN"], "--addr", stack["BUILDKIT_ADDR"], "--tlscacert", stack["BUILDKIT_CA_FILE"]]
+    client_cert = ["--tlscert", stack["BUILDKIT_CERT_FILE"], "--tlskey", stack["BUILDKIT_KEY_FILE"]]
+    workers = subprocess.run([*base, *client_cert, "debug", "workers"], capture_output=True, text=True, timeout=30)
+    assert workers.returncode == 0 and "linux/amd64" in workers.stdout, workers.stderr
+    refused = subprocess.run([*base, "debug", "workers"], capture_output=True, text=True, timeout=30)
+    # gRPC reports the refusal as the TLS alert or as the connection it closed (reset, broken pipe)
+    assert refused.returncode != 0 and "failed to list workers" in refused.stderr, refused.stderr
+
+
+def test_tls_registry_is_served_with_a_stack_ca_certificate(stack) -> None:
+    url = f"https://{stack['REGISTRY_TLS']}/v2/"
+    auth = (stack["REGISTRY_USERNAME"], stack["REGISTRY_PASSWORD"])
+    assert requests.get(url, auth=auth, verify=stack["REGISTRY_CA_FILE"], timeout=10).status_code == 200
+    assert requests.get(url, verify=stack["REGISTRY_CA_FILE"], timeout=10).status_code == 401
+    with pytest.raises(requests.exceptions.SSLError, match="certificate verify failed"):
+        requests.get(url, timeout=10)  # the system's CAs do not know the stack CA

@@ -25,6 +25,19 @@ def deployment(replicas: int, available: int, updated: int | None = None) -> dic
     }
 
 
+def statefulset(replicas: int, ready: int, strategy: str = "RollingUpdate", available: int = 3) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "db", "generation": 1},
+        "spec": {"replicas": replicas, "updateStrategy": {"type": strategy, "rollingUpdate": {"partition": 0}}},
+        "status": {
+            "observedGeneration": 1,
+            "readyReplicas": ready,
+            "updatedReplicas": replicas,
+            "availableReplicas": available,
+        },
+    }
+
+
 @pytest.mark.parametrize(
     ("kind", "obj", "ok"),
     [
@@ -34,8 +47,22 @@ def deployment(replicas: int, available: int, updated: int | None = None) -> dic
         pytest.param("ReplicaSet", {"spec": {"replicas": 2}, "status": {"availableReplicas": 2}}, True, id="rs"),
         pytest.param("ReplicaSet", {"spec": {"replicas": 2}, "status": {}}, False, id="rs-none-available"),
         pytest.param("StatefulSet", {"spec": {"replicas": 3}, "status": {"availableReplicas": 2}}, False, id="sts"),
+        pytest.param("StatefulSet", statefulset(3, ready=3), True, id="sts-by-kubectls-rules"),
+        pytest.param("StatefulSet", statefulset(3, ready=2), False, id="sts-pod-not-ready"),
         pytest.param(
-            "DaemonSet", {"status": {"desiredNumberScheduled": 2, "numberAvailable": 2}}, True, id="daemonset"
+            "StatefulSet", statefulset(3, ready=3, strategy="OnDelete", available=2), False, id="sts-ondelete-counts"
+        ),
+        pytest.param(
+            "DaemonSet",
+            {"status": {"desiredNumberScheduled": 2, "updatedNumberScheduled": 2, "numberAvailable": 2}},
+            True,
+            id="daemonset",
+        ),
+        pytest.param(
+            "DaemonSet",
+            {"status": {"desiredNumberScheduled": 2, "updatedNumberScheduled": 2, "numberAvailable": 1}},
+            False,
+            id="daemonset-short",
         ),
         pytest.param("Job", {}, True, id="job-not-checked"),
     ],
@@ -82,3 +109,22 @@ def test_recovery_picture_ignores_killed_and_terminating_pods() -> None:
     state.apply({"type": "ADDED", "object": pod("x", True, owner=("ReplicaSet", "other"))})
     assert state.complete(targets)
     assert state.missing(targets) == ()
+
+
+def renamed(name: str, ready: bool, owner: tuple[str, str], uid: str) -> dict[str, Any]:
+    obj = pod(name, ready, owner)
+    obj["metadata"]["uid"] = uid
+    return obj
+
+
+def test_a_statefulset_recovers_when_every_ordinal_is_back_by_name() -> None:
+    sts = ("StatefulSet", "db")
+    state = _PodState(_owner_map({sts: {"metadata": {}}}), killed={"db-1"})
+    targets = {sts: statefulset(3, ready=3)}
+    state.sync([pod("db-0", True, sts), pod("db-1", True, sts), pod("db-2", True, sts)])
+    assert state.missing(targets) == ("statefulset/db: db-1 not back and Ready",)
+    # Back under its own name (a new uid), not Ready yet, then Ready.
+    state.apply({"type": "ADDED", "object": renamed("db-1", False, sts, "new")})
+    assert not state.complete(targets)
+    state.apply({"type": "MODIFIED", "object": renamed("db-1", True, sts, "new")})
+    assert state.complete(targets)

@@ -41,7 +41,21 @@ def test_expected_image(settings: dict[str, str], published: Published | None, e
         pytest.param({}, "", "namespace", "default", id="namespace-default"),
         pytest.param({}, "ctx", "namespace", "ctx", id="namespace-from-context"),
         pytest.param({"namespace": "shop"}, "ctx", "namespace", "shop", id="namespace-setting"),
-        pytest.param({"deployments": "web,api,web"}, "", "deployments", ("web", "api"), id="deduplicated"),
+        pytest.param(
+            {"deployments": "web,api,web"},
+            "",
+            "workloads",
+            (("Deployment", "web"), ("Deployment", "api")),
+            id="deduplicated",
+        ),
+        pytest.param(
+            {"workloads": "statefulset/db,ds/agent,web"},
+            "",
+            "workloads",
+            (("Deployment", "web"), ("StatefulSet", "db"), ("DaemonSet", "agent")),
+            id="workloads-by-kind-bare-name-a-deployment",
+        ),
+        pytest.param({"min_stable": "30s"}, "", "min_stable", 30.0, id="min-stable"),
         pytest.param({"timeout": "2m30s"}, "", "timeout", 150.0, id="timeout"),
         pytest.param({}, "", "timeout", 300.0, id="timeout-default-5m"),
         pytest.param({}, "", "max_restarts", 2, id="max-restarts-default"),
@@ -86,7 +100,10 @@ def test_plan_http_expectation_and_canary() -> None:
 def test_describe_names_target_image_and_rollback() -> None:
     values = load(label_selector="app=web", rollback_on_failure="true")
     lines = build_plan(values, PUBLISHED, "shop").describe()  # type: ignore[arg-type]
-    assert lines[0].startswith("namespace shop: wait for the rollout of Deployments matching app=web (timeout 300s")
+    assert lines[0].startswith(
+        "namespace shop: wait for the rollout of Deployments, StatefulSets and DaemonSets matching app=web "
+        "(timeout 300s"
+    )
     assert f"every new pod must run reg:5000/shop/web@{DIGEST} (.shipline/publish.json)" in lines
     assert lines[-1] == "on failure: roll back to the previous revision"
 

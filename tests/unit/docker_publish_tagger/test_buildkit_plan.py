@@ -3,14 +3,16 @@ reader, and every bad input refused (exit 2) before anything runs."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
-from plugins.docker_publish_tagger.buildkit import ClientFiles, Progress, build_argv, explain_failure
+from plugins.docker_publish_tagger.buildkit import ClientFiles, Progress, build_argv, check_builder, explain_failure
 from plugins.docker_publish_tagger.buildkit_publish import index_platforms
 from plugins.docker_publish_tagger.buildkit_specs import group_cache_specs
-from shared.errors import SettingsError
+from shared.errors import PluginError, SettingsError
+from shared.log import Log
 
 from .test_plan import plan_for
 
@@ -201,3 +203,12 @@ def test_index_platforms_skip_attestations() -> None:
         ]
     }
     assert index_platforms(index) == {"linux/amd64": "sha256:a", "linux/arm64/v8": "sha256:b"}
+
+
+def test_a_hanging_buildctl_is_stopped_at_the_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "buildctl"  # a buildctl that never answers
+    fake.write_text("#!/bin/sh\nexec sleep 30\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    with pytest.raises(PluginError, match="did not finish within 0s"):
+        check_builder("unix:///run/buildkit/buildkitd.sock", FILES, Log(io.StringIO()), timeout=0.3)
