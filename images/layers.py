@@ -5,15 +5,16 @@
 writes one directory per image layer, each a root file system tree the final `FROM scratch` stage COPYs:
 
     /layers/runtime                 the interpreter, the shared libraries it and the installed extension modules
-                                    link (from ldd), the stdlib without tests/idlelib/tkinter/ensurepip/lib2to3/
-                                    pydoc data/distutils, /etc/passwd, /tmp: no shell, no apt, no pip
+                                    link (from ldd), the stdlib (.pyc only) without tests/idlelib/tkinter/ensurepip/
+                                    lib2to3/pydoc data/distutils, /etc/passwd, /tmp: no shell, no apt, no pip
     /layers/common                  what every plugin imports (requests, PyYAML, shipline's `shared`)
     /layers/kubernetes              the Kubernetes client and its closure (deploy, verify and chaos share it)
     /layers/<plugin>                the rest of that plugin's dependency closure, its code and its entry point
 
 Every build stage runs the same command on the same inputs, so the four images share these layers. Python code
-is precompiled (unchecked-hash .pyc: nothing is stat'ed or rewritten at run time). The Kubernetes client's
-generated code is stored as .pyc only, without its docstrings (the API reference: 16 of its 20 MB).
+is precompiled (unchecked-hash .pyc: nothing is stat'ed or rewritten at run time). The stdlib and the Kubernetes
+client's generated code are stored as .pyc only, the latter without its docstrings (the API reference: 16 of its
+20 MB).
 All mtimes are SOURCE_DATE_EPOCH, so the same wheels give the same layers.
 
 Runs on the build stage's Python (Debian's python3 or the official python:3.11-slim) with the stdlib only.
@@ -49,7 +50,9 @@ DROPPED_PATHS = re.compile(r"^(kubernetes/aio/|.*_test\.py$|.*/tests?/|[^/]+\.di
 # The Kubernetes client's package __init__s import every API and model class (~800 modules, ~1 s): rewritten to
 # load each name on first use (PEP 562), so a plugin loads only the few it uses.
 LAZY_INITS = {f"kubernetes/{p}__init__.py" for p in ("", "client/", "client/api/", "client/models/")}
-SOURCELESS = re.compile(r"^kubernetes/")  # generated code: .pyc only
+# .pyc only: the Kubernetes client's generated code, and the stdlib (9 MB of sources in every image; a traceback
+# through it shows file and line without the text; shipline's own code and the other packages keep their sources).
+SOURCELESS = re.compile(r"^kubernetes/")
 # Their docstrings are the API reference (16 of the client's 20 MB). Only kubernetes.watch.Watch reads them (to
 # guess a list call's return type); shipline watches with shared/watching.py instead.
 NO_DOCSTRINGS = re.compile(r"^kubernetes/client/(models|api)/")
@@ -220,7 +223,7 @@ def compile_tree(layer: Path) -> None:
     for source in sorted(layer.rglob("*.py")):
         inside = source.relative_to(layer).as_posix()
         packaged = inside.removeprefix(f"{LIB}/")
-        sourceless = inside != packaged and SOURCELESS.match(packaged)
+        sourceless = layer.name == "runtime" or (inside != packaged and SOURCELESS.match(packaged))
         optimize = 2 if inside != packaged and NO_DOCSTRINGS.match(packaged) else 0
         target = source.with_suffix(".pyc") if sourceless else Path(importlib.util.cache_from_source(str(source)))
         text = source.read_bytes()

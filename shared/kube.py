@@ -1,23 +1,24 @@
 """The one way to talk to the Kubernetes API: `Cluster` owns the connection, the request timeout, the translation
 of failures into one clear line, the retry of transient failures (riding out an API server restart, see
-`shared.restart_grace`), and raw-JSON reads.
+`shared.restart_grace`), and plain-JSON requests.
 
-Reads by REST path (`cluster.read(api_path(...))`) go over a plain keep-alive connection (the stdlib's
-http.client, shared.kube_rest) when the kubeconfig is the token one shared.auth writes: a plugin's first requests
-leave before the Kubernetes client (its generated API classes, urllib3) is even imported, which is most of a
-plugin's start-up. The typed API groups (`core`, `apps`, ...), the dynamic client and watches build that client
-on first use (shared.kube_client).
+Requests by REST path (`cluster.read(api_path(...))`, `cluster.send(...)`) go over a plain keep-alive connection
+(the stdlib's http.client, shared.kube_rest) when the kubeconfig is the token one shared.auth writes: a plugin's
+first requests leave before the Kubernetes client (its generated API classes, urllib3) is even imported, which is
+most of a plugin's start-up. The typed API groups (`core`, `apps`, ...) and the watches build that client on first
+use (shared.kube_client).
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import http.client
 import json
 import ssl
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
-from pathlib import Path
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
@@ -31,7 +32,6 @@ from shared.restart_grace import BACKOFF_START, RestartGrace, loaded_urllib3, ne
 
 if TYPE_CHECKING:
     from kubernetes import client
-    from kubernetes.dynamic import DynamicClient
 
 T = TypeVar("T")
 
@@ -43,19 +43,20 @@ def request_errors() -> tuple[type[BaseException], ...]:
     return (ApiException, http.client.HTTPException, OSError) + ((urllib3.exceptions.HTTPError,) if urllib3 else ())
 
 
-def api_path(api_version: str, plural: str, namespace: str = "", name: str = "") -> str:
+def api_path(api_version: str, plural: str = "", namespace: str = "", name: str = "") -> str:
     """The REST path of a collection or one object: ("apps/v1", "deployments", "web", "app") ->
-    /apis/apps/v1/namespaces/web/deployments/app; the core group ("v1") is under /api."""
+    /apis/apps/v1/namespaces/web/deployments/app (the core group, "v1", is under /api); without a plural, the
+    group version's list of resources (discovery)."""
     path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
     if namespace:
         path += f"/namespaces/{quote(namespace, safe='')}"
-    path += f"/{plural}"
+    path += f"/{plural}" if plural else ""
     return path + (f"/{quote(name, safe='')}" if name else "")
 
 
 class Cluster:
-    """One API server: raw reads by path, typed API groups and the dynamic client on one lazily built ApiClient,
-    every request with a timeout and explained failures."""
+    """One API server: requests by path, and typed API groups on one lazily built ApiClient; every request with a
+    timeout and explained failures."""
 
     def __init__(
         self,
@@ -128,24 +129,15 @@ class Cluster:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def dynamic(self, cache_file: Path) -> DynamicClient:
-        """A dynamic client (any kind the server serves) on this connection; discovery is its first request."""
-        from kubernetes.dynamic import DynamicClient
-
-        try:
-            return DynamicClient(self.api, cache_file=str(cache_file))
-        except Exception as e:  # discovery: 401, TLS and connection errors surface here
-            raise self.explain(e) from None
-
     def explain(self, error: BaseException) -> PluginError:
         return explain(error, self.server)
 
-    def call(self, fn: Callable[..., T], *args: Any, expect: Collection[int] = (), **kwargs: Any) -> T:
-        """`fn(*args, **kwargs)` with the request timeout; failures become PluginError / AuthError, except an
-        ApiException whose status is in `expect` (the caller's to handle, e.g. 404)."""
-        kwargs.setdefault("_request_timeout", self.timeout)
+    @contextlib.contextmanager
+    def explained(self, expect: Collection[int] = ()) -> Iterator[None]:
+        """Failures inside become PluginError / AuthError, except an ApiException whose status is in `expect`
+        (the caller's to handle, e.g. 404)."""
         try:
-            return fn(*args, **kwargs)
+            yield
         except ApiException as e:
             if e.status in expect:
                 raise
@@ -153,12 +145,28 @@ class Cluster:
         except request_errors() as e:
             raise self.explain(e) from None
 
+    def call(self, fn: Callable[..., T], *args: Any, expect: Collection[int] = (), **kwargs: Any) -> T:
+        """`fn(*args, **kwargs)` (a typed API method) with the request timeout, failures `explained`."""
+        kwargs.setdefault("_request_timeout", self.timeout)
+        with self.explained(expect):
+            return fn(*args, **kwargs)
+
+    def send(
+        self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
+        expect: Collection[int] = (), **query: Any,
+    ) -> Any:  # fmt: skip
+        """One request to an `api_path` (its query in `query`, e.g. field_manager=...), its answer as plain JSON,
+        failures `explained`."""
+        with self.explained(expect):
+            data = self._request(method, path, _query(query), self.timeout, body, content_type)
+        return json.loads(data) if data else {}
+
     def raw(self, what: str | Callable[..., Any], *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         """The answer as plain JSON (the API's own camelCase shape); API errors are left to the caller. `what` is an
         `api_path` (its query in `kwargs`, e.g. label_selector=...) or a typed API method (its arguments)."""
         timeout = timeout or self.timeout
         if isinstance(what, str):
-            return json.loads(self._get(what, _query(kwargs), timeout))
+            return json.loads(self._request("GET", what, _query(kwargs), timeout))
         resp = what(*args, _preload_content=False, _request_timeout=timeout, **kwargs)
         return json.loads(resp.data)
 
@@ -184,12 +192,17 @@ class Cluster:
         except request_errors() as e:
             raise self.explain(e) from None
 
-    def _get(self, path: str, query: dict[str, str], timeout: float) -> bytes:
+    def _request(
+        self, method: str, path: str, query: dict[str, str], timeout: float, body: Any = None,
+        content_type: str = "application/json",
+    ) -> bytes:  # fmt: skip
         if self._rest is not None:
-            return self._rest.get(path, query, timeout)
-        # Another kind of kubeconfig: the same GET through the typed client, which knows its authentication.
+            payload = None if body is None else json.dumps(body, default=_isoformat).encode()
+            return self._rest.request(method, path, query, timeout, payload, content_type)
+        # Another kind of kubeconfig: the same request through the typed client, which knows its authentication.
+        headers = {"Accept": "application/json", **({"Content-Type": content_type} if body is not None else {})}
         resp = self.api.call_api(
-            path, "GET", query_params=list(query.items()), header_params={"Accept": "application/json"},
+            path, method, query_params=list(query.items()), header_params=headers, body=body,
             auth_settings=["BearerToken"], _preload_content=False, _request_timeout=timeout,
         )  # fmt: skip
         return resp.data  # type: ignore[no-any-return]
@@ -212,6 +225,13 @@ class Cluster:
                     log.progress(f"{action}: {self.explain(e)}; retrying")
                 time.sleep(delay)
                 delay = next_delay(delay)
+
+
+def _isoformat(value: Any) -> str:
+    """Dates in a manifest (YAML reads an unquoted 2024-01-01 as one), as the typed client's serializer writes them."""
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _query(params: Mapping[str, Any]) -> dict[str, str]:

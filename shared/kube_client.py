@@ -1,5 +1,5 @@
-"""The Kubernetes client's ApiClient behind `shared.kube.Cluster`'s typed API groups, dynamic client and watches:
-built on first use, so a plugin's first reads (raw, over http.client) never wait for its import."""
+"""The Kubernetes client's ApiClient behind `shared.kube.Cluster`'s typed API groups and watches: built on first
+use, so a plugin's first requests (by path, over http.client) never wait for its import."""
 
 from __future__ import annotations
 

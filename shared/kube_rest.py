@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
 import ssl
 import threading
 import time
@@ -15,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 
 from kubernetes.client.exceptions import ApiException
 
-from shared.restart_grace import RestartGrace
+from shared.restart_grace import Fault, RestartGrace, classify
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,20 @@ def read_endpoint(path: Path) -> Endpoint | None:
     )
 
 
+def retried(method: str, *, sent: bool, error: BaseException | None = None, status: int = 0) -> bool:
+    """Whether a failed attempt is tried again (up to 3 times), like the typed client's urllib3 policy: a lost
+    connection (`restart_grace.classify`) when nothing was sent yet, for any method, or for a GET; a 502/503/504
+    answer to a GET. Never a timeout, a failed TLS verification or another answer."""
+    if error is not None:
+        if isinstance(error, TimeoutError) or classify(error) is not Fault.LOST:
+            return False
+        return not sent or method == "GET"
+    return status in (502, 503, 504) and method == "GET"
+
+
 class Rest:
-    """GETs with the token over one keep-alive connection per thread (the stdlib's http.client). Retried like the
-    typed client's urllib3 policy: a failed connection and a 502/503/504 answer up to 3 times, each lost
-    connection noted in `grace`; a timeout or a failed TLS verification is not retried."""
+    """Requests with the token over one keep-alive connection per thread (the stdlib's http.client), retried as
+    `retried` says; each lost connection is noted in `grace`."""
 
     BACKOFF = (0.0, 1.0, 2.0)  # before each retry (urllib3's backoff_factor 0.5)
 
@@ -64,32 +75,46 @@ class Rest:
         self.grace = grace
         self.local = threading.local()
 
-    def get(self, path: str, query: Mapping[str, str], timeout: float) -> bytes:
+    def request(
+        self, method: str, path: str, query: Mapping[str, str], timeout: float, body: bytes | None = None,
+        content_type: str = "application/json",
+    ) -> bytes:  # fmt: skip
+        """The answer's body; ApiException for an HTTP error, OSError/HTTPException for the connection's."""
         target = self.prefix + path + (f"?{urlencode(query)}" if query else "")
+        headers = self.headers if body is None else {**self.headers, "Content-Type": content_type}
+        last = len(self.BACKOFF)
         for attempt, backoff in enumerate((0.0, *self.BACKOFF)):
             time.sleep(backoff)
-            conn = self._connection(timeout)
+            conn, sent = self._connection(timeout), False
             try:
-                conn.request("GET", target, headers=self.headers)
+                if conn.sock is None:
+                    conn.connect()
+                sent = True
+                conn.request(method, target, body, headers)
                 response = conn.getresponse()
-                body = response.read()
+                data = response.read()
             except (OSError, http.client.HTTPException) as e:
                 self._drop()
-                if isinstance(e, (ssl.SSLError, TimeoutError)) or attempt == len(self.BACKOFF):
+                if attempt == last or not retried(method, sent=sent, error=e):
                     raise
                 self.grace.connection_lost()
                 continue
-            if response.status in (502, 503, 504) and attempt < len(self.BACKOFF):
+            if attempt < last and retried(method, sent=True, status=response.status):
                 continue
             if response.status >= 400:
                 error = ApiException(status=response.status, reason=response.reason)
-                error.body, error.headers = body.decode("utf-8", "replace"), response.headers
+                error.body, error.headers = data.decode("utf-8", "replace"), response.headers
                 raise error
-            return body
-        raise AssertionError("unreachable")
+            return data
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
+        """This thread's connection; a new one when the server has closed the kept-alive one (an idle connection
+        that is readable has reached its end: urllib3's check before reusing a pooled connection)."""
         conn: http.client.HTTPConnection | None = getattr(self.local, "conn", None)
+        if conn is not None and conn.sock is not None and select.select([conn.sock], [], [], 0)[0]:
+            self._drop()
+            conn = None
         if conn is None:
             if self.https:
                 conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.context)

@@ -58,7 +58,7 @@ def execute(values: Values, log: Log) -> int:
         access = kube_access(values, secrets, log)
         namespace = values.namespace or access.namespace or "default"
         with Cluster.connect(access) as cluster:
-            applier = functools.cache(lambda: Applier(cluster, namespace, cache_file=secrets.path / "discovery.json"))
+            applier = functools.cache(lambda: Applier(cluster, namespace))
             record = Record()
             plan: Plan | None = None  # None in the report when an input error stops the plan being built
             prometheus: Prometheus | None = None

@@ -4,6 +4,7 @@ workspace and socket as CI runners hand them over (root-owned 0755 workspace, th
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 from kubernetes import client
 
 from .stacklib import Namespace, wait_for
@@ -126,7 +128,8 @@ def test_image_is_minimal_with_labels(images: dict[str, str], stack: dict[str, s
     files = image_files(stack, images[plugin])
     assert f"opt/shipline/bin/{plugin}" in files
     assert not [path for path in NEVER_IN_AN_IMAGE if path in files]
-    stdlib = {path.split("/")[3] for path in files if re.match(r"usr/(local/)?lib/python3\.\d+/", path)}
+    # Debian's /usr/lib/python3.X on the local base, /usr/local/lib/python3.X on python:3.11-slim (BASE_IMAGE)
+    stdlib = {m.group(1) for path in files if (m := re.match(r"usr/(?:local/)?lib/python3\.\d+/([^/]+)", path))}
     assert "json" in stdlib and "encodings" in stdlib, sorted(stdlib)
     assert not stdlib & set(STDLIB_DROPPED)
     packages = {path.split("/")[3] for path in files if path.startswith("opt/shipline/lib/") and path.count("/") > 3}
@@ -178,6 +181,58 @@ def test_no_settings_is_a_settings_error(images: dict[str, str], stack: dict[str
     assert done.returncode == 2, output
     assert any(line.startswith("xx ") and "PLUGIN_" in line for line in output.splitlines()), output
     assert "Traceback" not in output
+
+
+# What no plugin may have loaded when its first request leaves (issue 15: start-up budgeted): the HTTP stacks and
+# the clients built on them. Their first requests go through the stdlib's http.client (shared.kube.Cluster's reads
+# by path, the tagger's engine version); these load afterwards, when first used.
+HEAVY_AT_FIRST_REQUEST = (
+    "requests", "urllib3", "docker", "pydantic", "pyhelm3", "kubernetes.client.api_client", "kubernetes.dynamic",
+    "kubernetes.watch", "kubernetes.config",
+)  # fmt: skip
+# Run by the image's own interpreter, as its entry point runs the plugin: a hook on the first socket.connect prints
+# every loaded module and ends the process before anything is sent.
+FIRST_REQUEST_PROBE = """
+import os, sys
+def first_connect(event, args):
+    if event == "socket.connect":
+        print("LOADED", *sorted(sys.modules), flush=True)
+        os._exit(0)
+sys.addaudithook(first_connect)
+sys.path.insert(0, "/opt/shipline/lib")
+from plugins.{package}.__main__ import main
+sys.exit(main([]))
+"""
+
+
+def first_request_settings(plugin: str) -> dict[str, str]:
+    """Valid settings whose first connection goes to 127.0.0.1:9 (the probe ends the process before it)."""
+    kube = {"PLUGIN_KUBERNETES_SERVER": "http://127.0.0.1:9", "PLUGIN_KUBERNETES_TOKEN": "t", "PLUGIN_NAMESPACE": "ns"}
+    return {
+        "docker-publish-tagger": {"PLUGIN_REPO": "127.0.0.1:9/a/b", "PLUGIN_DOCKER_HOST": "tcp://127.0.0.1:9",
+                                  "DRONE": "true", "DRONE_BUILD_NUMBER": "1", "DRONE_COMMIT_SHA": "0" * 40},
+        "kubectl-helm-deploy": {**kube, "PLUGIN_MANIFESTS": "k8s"},
+        "deployment-verify": {**kube, "PLUGIN_DEPLOYMENTS": "web"},
+        "chaos-kill": {**kube, "PLUGIN_LABEL_SELECTOR": "app=web"},
+    }[plugin]  # fmt: skip
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_nothing_heavy_is_loaded_before_the_first_request(
+    images: dict[str, str], stack: dict[str, str], tmp_path: Path, plugin: str
+) -> None:
+    ws = example_workspace(tmp_path, "k8s")
+    (ws / "Dockerfile").write_text("FROM scratch\n")
+    env = first_request_settings(plugin)
+    code = FIRST_REQUEST_PROBE.format(package=plugin.replace("-", "_"))
+    args = ["run", "--rm", "--network", "none", "-v", f"{ws}:{ws}", "-w", str(ws), "--entrypoint", "python3"]
+    args += [a for name in sorted(env) for a in ("-e", name)]
+    done = docker(stack, *args, images[plugin], "-IuS", "-c", code, env=env)
+    loaded = next((line.split()[1:] for line in done.stdout.splitlines() if line.startswith("LOADED ")), None)
+    assert loaded is not None, f"no connection was attempted:\n{done.stdout}{done.stderr}"
+    assert f"plugins.{plugin.replace('-', '_')}.__main__" in loaded  # the probe saw the plugin run
+    heavy = sorted(m for m in loaded if m.startswith(HEAVY_AT_FIRST_REQUEST))
+    assert not heavy, f"{plugin} loaded {heavy} before its first request"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -331,6 +386,41 @@ def test_deploy_verify_and_chaos_images_on_the_stack(
     assert chaos.returncode == 0, output
     assert all(pod in output for pod in before), "the dry run names every pod it would kill"
     assert pods() == before, "a dry run killed a pod"
+
+
+def test_a_whole_kubeconfig_goes_through_the_kubernetes_clients_loader(
+    images: dict[str, str], stack: dict[str, str], namespace: Namespace, kube_admin: client.ApiClient, tmp_path: Path
+) -> None:
+    """`kubeconfig` (any kubeconfig: exec plugins, client certificates, YAML) is not the token kubeconfig whose
+    requests go over http.client: its requests by path go through the Kubernetes client's loader and ApiClient.
+    Deploy (discovery, server-side apply, reads) and verify the example that way, as images."""
+    ws = example_workspace(tmp_path, "k8s")
+    app_image = f"{stack['REGISTRY']}/it-images/example-app:v1"
+    ca = base64.b64encode(Path(stack["KUBE_CA_FILE"]).read_bytes()).decode()
+    kubeconfig = yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "c", "cluster": {"server": namespace.server, "certificate-authority-data": ca}}],
+            "users": [{"name": "u", "user": {"token": namespace.token}}],
+            "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u", "namespace": namespace.name}}],
+            "current-context": "x",
+        }
+    )
+    settings = {"PLUGIN_KUBECONFIG": kubeconfig, "PLUGIN_MANIFESTS": "k8s", "PLUGIN_IMAGE": app_image}
+    deploy = run_plugin(stack, "kubectl-helm-deploy", {**settings, "PLUGIN_TIMEOUT": "90s"}, ws)
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    assert "Deployment/example-app created" in deploy.stdout, deploy.stdout
+    deployment = client.AppsV1Api(kube_admin).read_namespaced_deployment("example-app", namespace.name)
+    assert [c.image for c in deployment.spec.template.spec.containers] == [app_image]
+    settings = {
+        "PLUGIN_KUBECONFIG": kubeconfig,
+        "PLUGIN_DEPLOYMENTS": "example-app",
+        "PLUGIN_EXPECTED_IMAGE": app_image,
+    }
+    verify = run_plugin(stack, "deployment-verify", {**settings, "PLUGIN_TIMEOUT": "60s"}, ws)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert namespace.token not in deploy.stdout + deploy.stderr + verify.stdout + verify.stderr
 
 
 def test_deploy_image_installs_the_example_chart_with_its_helm(

@@ -6,6 +6,7 @@ its kube_client/kube_rest halves) is the only way the code talks to a cluster.""
 from __future__ import annotations
 
 import ast
+import http.client
 import json
 import re
 import ssl
@@ -20,7 +21,7 @@ from shared.auth import SecretDir, _write_kubeconfig
 from shared.errors import AuthError
 from shared.kube import _query, api_path, explain
 from shared.kube_client import api_client
-from shared.kube_rest import read_endpoint
+from shared.kube_rest import read_endpoint, retried
 from shared.restart_grace import RestartGrace
 
 CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -136,3 +137,25 @@ def test_explain_tells_a_failed_verification_from_a_cut_handshake(cause: ssl.SSL
     explained = explain(error, "https://10.0.0.1:6443")
     assert isinstance(explained, AuthError) is auth
     assert str(explained).startswith(f"{words}") and "https://10.0.0.1:6443" in str(explained)
+
+
+@pytest.mark.parametrize(
+    ("method", "sent", "error", "status", "again"),
+    [
+        pytest.param("PATCH", False, ConnectionRefusedError(111, "refused"), 0, True, id="not-connected-any-method"),
+        pytest.param("GET", True, ConnectionResetError(104, "reset"), 0, True, id="get-lost-mid-request"),
+        pytest.param("GET", True, http.client.RemoteDisconnected("closed"), 0, True, id="get-no-answer"),
+        pytest.param("GET", False, ssl.SSLEOFError(8, "EOF in violation of protocol"), 0, True, id="tls-cut"),
+        pytest.param("PATCH", True, ConnectionResetError(104, "reset"), 0, False, id="patch-sent-not-repeated"),
+        pytest.param("GET", True, TimeoutError("timed out"), 0, False, id="timeout"),
+        pytest.param("GET", False, ssl.SSLCertVerificationError("bad"), 0, False, id="tls-verification"),
+        pytest.param("GET", True, None, 503, True, id="get-503"),
+        pytest.param("DELETE", True, None, 503, False, id="delete-503"),
+        pytest.param("GET", True, None, 500, False, id="get-500"),
+        pytest.param("GET", True, None, 404, False, id="get-404"),
+    ],
+)
+def test_rest_retries_like_the_typed_clients_policy(
+    method: str, sent: bool, error: BaseException | None, status: int, again: bool
+) -> None:
+    assert retried(method, sent=sent, error=error, status=status) is again
