@@ -282,21 +282,37 @@ def test_min_stable_fails_a_pod_that_crashes_after_ready_and_passes_a_healthy_on
     healthy = deploy(manifests=files, min_stable="3s")
     assert healthy.code == 0, healthy.out
     assert "every new pod stayed Ready with no new restart for 3s" in healthy.out
-    # crash-after-ready: Ready, then exits 1 after 15 s; kubectl's rules alone call that rollout complete.
+    # crash-after-ready: Ready, then exits 1 after CRASH_AFTER s; kubectl's rules alone call that rollout complete.
+    files = manifest(tmp_path / "web.yaml", crashes_after_ready(deployment("web", image(stack, "healthy"), 1)))
     crashed = deploy(manifests=files, image=image(stack, "crash-after-ready"), min_stable="40s", timeout="120s")
     assert crashed.code == 1, crashed.out
     assert "was not stable after its rollout: pod web-" in crashed.out, crashed.out
-    assert "exit code 1: crashing after 15s (CRASH_AFTER)" in crashed.out, crashed.out
+    assert f"exit code 1: crashing after {CRASH_AFTER}s (CRASH_AFTER)" in crashed.out, crashed.out
     assert "rolled back: deployment web serves revision" in crashed.last, crashed.last
     checked = verify(workloads="web", min_stable="2s", expected_image=image(stack, "healthy"))
     assert checked.code == 0, checked.out
-    # verify's min_stable on a StatefulSet whose pod is Ready (kubectl: rolled out) and crashes 15 s after start.
-    create(kube_admin, namespace.name, statefulset("db", image(stack, "crash-after-ready"), 1))
+    # verify's min_stable on a StatefulSet whose pod is Ready (kubectl: rolled out) and crashes CRASH_AFTER s after
+    # start.
+    create(kube_admin, namespace.name, crashes_after_ready(statefulset("db", image(stack, "crash-after-ready"), 1)))
     settle(kube_admin, namespace.name, "StatefulSet", "db", "statefulset rolling update complete 1 pods")
     unstable = verify(workloads="statefulset/db", min_stable="30s")
     assert unstable.code == 1, unstable.out
     assert 'statefulset "db" was not stable after its rollout: pod db-0 was Ready, then' in unstable.last, unstable.last
-    assert "crashing after 15s (CRASH_AFTER)" in unstable.last, unstable.last
+    assert f"crashing after {CRASH_AFTER}s (CRASH_AFTER)" in unstable.last, unstable.last
+
+
+# The crash-after-ready image's own delay is 15 s; the app reads CRASH_AFTER from its environment, so a container
+# env var sets a shorter one. 8 s still leaves the pod several seconds Ready (startup and readiness probes every
+# second) before it dies, so the rollout completes first and only min_stable can catch the crash.
+CRASH_AFTER = 8
+
+
+def crashes_after_ready(workload: dict[str, Any]) -> dict[str, Any]:
+    """`workload` with its container's crash delay set to CRASH_AFTER seconds."""
+    workload["spec"]["template"]["spec"]["containers"][0]["env"].append(
+        {"name": "CRASH_AFTER", "value": str(CRASH_AFTER)}
+    )
+    return workload
 
 
 @pytest.fixture
