@@ -169,9 +169,11 @@ def live_pods(api: client.ApiClient, namespace: str, selector: str) -> list[clie
 
 
 def quick_container(image_ref: str) -> dict[str, Any]:
-    """`container` without the preStop drain: a StatefulSet replaces its pods one by one, each waiting for the
-    last to be gone, and these tests measure rollout rules, not traffic during a rollout."""
-    return {k: v for k, v in container(image_ref).items() if k != "lifecycle"}
+    """`container` without the preStop and the app's drain (DRAIN_SECONDS 0: it stops serving at SIGTERM): a
+    StatefulSet replaces its pods one by one, each waiting for the last to be gone, and these tests measure
+    rollout rules, not traffic during a rollout."""
+    quick = {k: v for k, v in container(image_ref).items() if k != "lifecycle"}
+    return {**quick, "env": [{"name": "DRAIN_SECONDS", "value": "0"}]}
 
 
 def statefulset(
