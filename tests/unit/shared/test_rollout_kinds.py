@@ -10,7 +10,52 @@ import pytest
 from shared import revisions, rollout
 from shared.rollout import RolloutStatus
 
-from .test_rollout import deployment
+
+def deployment(
+    *,
+    generation: int = 2,
+    observed: int = 2,
+    replicas: int | None = 3,
+    updated: int = 3,
+    total: int = 3,
+    available: int = 3,
+    reason: str = "NewReplicaSetAvailable",
+    revision: str = "2",
+    image: str = "app:2",
+    name: str = "web",
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {"selector": {"matchLabels": {"app": "web"}}, "template": template(image)}
+    if replicas is not None:
+        spec["replicas"] = replicas
+    return {
+        "metadata": {
+            "name": name,
+            "uid": "dep-uid",
+            "generation": generation,
+            "annotations": {rollout.REVISION: revision, "team": "shop"},
+        },
+        "spec": spec,
+        "status": {
+            "observedGeneration": observed,
+            "replicas": total,
+            "updatedReplicas": updated,
+            "availableReplicas": available,
+            "conditions": [
+                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+                {"type": "Progressing", "status": "True", "reason": reason},
+            ],
+        },
+    }
+
+
+def template(image: str, hash_: str | None = None) -> dict[str, Any]:
+    labels = {"app": "web"}
+    if hash_:
+        labels[rollout.HASH_LABEL] = hash_
+    return {
+        "metadata": {"labels": labels, "creationTimestamp": None},
+        "spec": {"containers": [{"name": "app", "image": image}]},
+    }
 
 
 def statefulset(
