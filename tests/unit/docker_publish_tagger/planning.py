@@ -10,7 +10,8 @@ from shared.ci import context_from_env
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 CI = {"DRONE_BUILD_NUMBER": "42", "DRONE_COMMIT_SHA": SHA, "DRONE_REPO_LINK": "https://git.example.com/team/app"}
-BK = {"PLUGIN_REPO": "r.io/a", "PLUGIN_BUILDER": "buildkit", "PLUGIN_BUILDKIT_ADDR": "tcp://bk:1234"}
+REPO = {"PLUGIN_REPO": "r.io/a"}
+BK = {**REPO, "PLUGIN_BUILDER": "buildkit", "PLUGIN_BUILDKIT_ADDR": "tcp://bk:1234"}
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 

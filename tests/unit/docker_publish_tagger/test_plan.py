@@ -11,7 +11,7 @@ from plugins.docker_publish_tagger.preflight import check_sources
 from shared.errors import SettingsError
 from tests.harness import Harness
 
-from .planning import BK, CI, SHA, plan_for
+from .planning import BK, CI, REPO, SHA, plan_for
 
 GOOD = [
     pytest.param(
@@ -123,38 +123,32 @@ BAD = [
     pytest.param({"PLUGIN_REPO": "r.io/Team/App"}, "PLUGIN_REPO", "lower case", id="repo-upper"),
     pytest.param({"PLUGIN_REPO": "r.io/a:1.0"}, "PLUGIN_REPO", "carries a tag", id="repo-with-tag"),
     pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "PLUGIN_REGISTRY": "other.io"},
+        {**REPO, "PLUGIN_REGISTRY": "other.io"},
         "PLUGIN_REGISTRY",
         "is not the registry",
         id="registry-mismatch",
     ),
-    pytest.param({"PLUGIN_REPO": "r.io/a", "PLUGIN_SHA_LENGTH": "6"}, "PLUGIN_SHA_LENGTH", "minimum 7", id="sha-short"),
+    pytest.param({**REPO, "PLUGIN_SHA_LENGTH": "6"}, "PLUGIN_SHA_LENGTH", "minimum 7", id="sha-short"),
     pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "PLUGIN_BUILD_ARGS_FROM_ENV": "NOPE"},
+        {**REPO, "PLUGIN_BUILD_ARGS_FROM_ENV": "NOPE"},
         "PLUGIN_BUILD_ARGS_FROM_ENV",
         "NOPE is not set",
         id="arg-env-missing",
     ),
     pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "PLUGIN_BUILD_ARGS": "A=1", "PLUGIN_BUILD_ARGS_FROM_ENV": "A"},
+        {**REPO, "PLUGIN_BUILD_ARGS": "A=1", "PLUGIN_BUILD_ARGS_FROM_ENV": "A"},
         "PLUGIN_BUILD_ARGS_FROM_ENV",
         "also set",
         id="arg-twice",
     ),
-    pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "PLUGIN_BUILD_ARGS": "A"}, "PLUGIN_BUILD_ARGS", "not key=value", id="arg-not-kv"
-    ),
-    pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "PLUGIN_PUSH_RETRIES": "-1"}, "PLUGIN_PUSH_RETRIES", "minimum", id="retries-negative"
-    ),
-    pytest.param({"PLUGIN_REPO": "r.io/a", "PLUGIN_LATEST": "maybe"}, "PLUGIN_LATEST", "not a boolean", id="bad-bool"),
-    pytest.param({"PLUGIN_REPO": "r.io/a", "PLUGIN_TAGS": "ok,not ok"}, "PLUGIN_TAGS", '"not ok"', id="bad-tag"),
-    pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "DRONE_TAG": "nightly"}, "DRONE_TAG", "not a semantic version", id="tag-not-semver"
-    ),
+    pytest.param({**REPO, "PLUGIN_BUILD_ARGS": "A"}, "PLUGIN_BUILD_ARGS", "not key=value", id="arg-not-kv"),
+    pytest.param({**REPO, "PLUGIN_PUSH_RETRIES": "-1"}, "PLUGIN_PUSH_RETRIES", "minimum", id="retries-negative"),
+    pytest.param({**REPO, "PLUGIN_LATEST": "maybe"}, "PLUGIN_LATEST", "not a boolean", id="bad-bool"),
+    pytest.param({**REPO, "PLUGIN_TAGS": "ok,not ok"}, "PLUGIN_TAGS", '"not ok"', id="bad-tag"),
+    pytest.param({**REPO, "DRONE_TAG": "nightly"}, "DRONE_TAG", "not a semantic version", id="tag-not-semver"),
     # DRONE=true with an empty build number: still Drone, and the default tag needs the number.
     pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "DRONE": "true", "DRONE_BUILD_NUMBER": ""},
+        {**REPO, "DRONE": "true", "DRONE_BUILD_NUMBER": ""},
         "DRONE_BUILD_NUMBER",
         "is not set",
         id="no-build-number",
@@ -178,13 +172,13 @@ BAD = [
         {**BK, "PLUGIN_BUILD_ARGS_FROM_ENV": "X", "X": "1"}, "PLUGIN_BUILD_ARGS_FROM_ENV", "`secrets`", id="args-env"
     ),
     pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "PLUGIN_SECRETS": "a=X", "X": "1"},
+        {**REPO, "PLUGIN_SECRETS": "a=X", "X": "1"},
         "PLUGIN_SECRETS",
         "builder: buildkit",
         id="classic-secrets",
     ),
     pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "PLUGIN_PLATFORMS": "linux/amd64,linux/arm64"},
+        {**REPO, "PLUGIN_PLATFORMS": "linux/amd64,linux/arm64"},
         "PLUGIN_PLATFORMS",
         "builder: buildkit",
         id="classic-multi-platform",
