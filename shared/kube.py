@@ -19,7 +19,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 from urllib.parse import quote
 
 from kubernetes.client.exceptions import ApiException
@@ -52,6 +52,25 @@ def api_path(api_version: str, plural: str = "", namespace: str = "", name: str 
         path += f"/namespaces/{quote(namespace, safe='')}"
     path += f"/{plural}" if plural else ""
     return path + (f"/{quote(name, safe='')}" if name else "")
+
+
+class ApiGroup(Generic[T]):
+    """A typed API group of the Kubernetes client (`cluster.core`, ...), on the cluster's one ApiClient; the
+    client's module is imported on first use, not when shared.kube is."""
+
+    def __init__(self, class_name: str) -> None:
+        self.class_name = class_name
+
+    @overload
+    def __get__(self, cluster: None, owner: type[Cluster]) -> ApiGroup[T]: ...
+    @overload
+    def __get__(self, cluster: Cluster, owner: type[Cluster]) -> T: ...
+    def __get__(self, cluster: Cluster | None, owner: type[Cluster]) -> ApiGroup[T] | T:
+        if cluster is None:
+            return self
+        from kubernetes import client
+
+        return cast(T, getattr(client, self.class_name)(cluster.api))
 
 
 class Cluster:
@@ -93,29 +112,10 @@ class Cluster:
                 self._api = self._make_api()
             return self._api
 
-    @property
-    def core(self) -> client.CoreV1Api:
-        from kubernetes.client import CoreV1Api
-
-        return CoreV1Api(self.api)
-
-    @property
-    def apps(self) -> client.AppsV1Api:
-        from kubernetes.client import AppsV1Api
-
-        return AppsV1Api(self.api)
-
-    @property
-    def batch(self) -> client.BatchV1Api:
-        from kubernetes.client import BatchV1Api
-
-        return BatchV1Api(self.api)
-
-    @property
-    def discovery(self) -> client.DiscoveryV1Api:
-        from kubernetes.client import DiscoveryV1Api
-
-        return DiscoveryV1Api(self.api)
+    core: ApiGroup[client.CoreV1Api] = ApiGroup("CoreV1Api")
+    apps: ApiGroup[client.AppsV1Api] = ApiGroup("AppsV1Api")
+    batch: ApiGroup[client.BatchV1Api] = ApiGroup("BatchV1Api")
+    discovery: ApiGroup[client.DiscoveryV1Api] = ApiGroup("DiscoveryV1Api")
 
     def close(self) -> None:
         if self._rest is not None:

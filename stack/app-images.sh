@@ -10,7 +10,8 @@
 #     errors             answers / with 500 for every 2nd request (ERROR_RATE=0.5)
 #     errors-20          answers / with 500 for every 5th request (ERROR_RATE=0.2): a canary analysis aborts it
 #     slow               answers / after 0.5 s (LATENCY=0.5): a canary's p99 latency analysis aborts it
-# Called by stack/up.sh; skipped when the sources did not change and the registry still has every tag.
+# Called by stack/up.sh; skipped when every tag in the registry carries the sum of these sources (label
+# io.shipline.app-sum): a tag pushed from another checkout's examples/app is pushed again.
 # Environment (from up.sh): DOCKER_HOST REGISTRY REGISTRY_USERNAME REGISTRY_PASSWORD
 # shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
@@ -31,17 +32,26 @@ VARIANTS=(
   "slow:LATENCY=0.5 APP_VERSION=v2"
 )
 APP_SRC=$REPO_ROOT/examples/app
-SUM_FILE=$STACK_STATE/app-images.sum
+SUM_LABEL=io.shipline.app-sum
 
+# Every image carries the sum of the sources it was built from; what counts is the label of what the registry
+# serves now, not a note of what this machine pushed last: a checkout with another examples/app (an older
+# branch's up.sh) pushes the same tags, and the next up from this checkout must notice and push them back.
 sum=$( { cat "$APP_SRC"/* "$0"; } | sha256sum | cut -c1-16)
-present() {  # TAG: the registry has it (credentials on curl's stdin, not in argv)
-  [ "$(printf 'user = "%s:%s"\n' "$REGISTRY_USERNAME" "$REGISTRY_PASSWORD" | curl -s -o /dev/null -w '%{http_code}' \
-    --max-time 10 -K - -I -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-    "http://$REGISTRY/v2/shipline/example-app/manifests/$1")" = 200 ]
+registry_get() {  # PATH [ACCEPT]: GET http://$REGISTRY/v2/shipline/example-app/PATH (credentials on curl's stdin)
+  printf 'user = "%s:%s"\n' "$REGISTRY_USERNAME" "$REGISTRY_PASSWORD" | curl -sfL --max-time 10 -K - \
+    -H "Accept: ${2:-*/*}" "http://$REGISTRY/v2/shipline/example-app/$1"
 }
-all_present() { local v; for v in "${VARIANTS[@]}"; do present "${v%%:*}" || return 1; done; }
-if [ "$(cat "$SUM_FILE" 2>/dev/null)" = "$sum" ] && all_present; then
-  log "app images: $REPO:{$(printf '%s,' "${VARIANTS[@]%%:*}" | sed 's/,$//')} present"
+current() {  # TAG: the registry has it, built from these sources
+  local config
+  config=$(registry_get "manifests/$1" application/vnd.docker.distribution.manifest.v2+json \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["config"]["digest"])' 2>/dev/null) || return 1
+  [ "$(registry_get "blobs/$config" | python3 -c \
+    "import json, sys; print((json.load(sys.stdin)['config'].get('Labels') or {}).get('$SUM_LABEL', ''))" 2>/dev/null)" = "$sum" ]
+}
+all_current() { local v; for v in "${VARIANTS[@]}"; do current "${v%%:*}" || return 1; done; }
+if all_current; then
+  log "app images: $REPO:{$(printf '%s,' "${VARIANTS[@]%%:*}" | sed 's/,$//')} current"
   exit 0
 fi
 
@@ -56,9 +66,8 @@ printf '%s' "$REGISTRY_PASSWORD" | docker --config "$docker_config" login -u "$R
   || die "docker login $REGISTRY failed"
 for v in "${VARIANTS[@]}"; do
   tag=${v%%:*} env=${v#*:}
-  printf 'FROM %s\n%s\n' "$REPO:base" "${env:+ENV $env}" | docker build -q -t "$REPO:$tag" - >>"$build_log" 2>&1 \
+  printf 'FROM %s\nLABEL %s=%s\n%s\n' "$REPO:base" "$SUM_LABEL" "$sum" "${env:+ENV $env}" | docker build -q -t "$REPO:$tag" - >>"$build_log" 2>&1 \
     || die "docker build of $REPO:$tag failed: $(tail -5 "$build_log")"
   docker --config "$docker_config" push -q "$REPO:$tag" >/dev/null || die "docker push $REPO:$tag failed"
 done
-echo "$sum" > "$SUM_FILE"
 log "app images: pushed $REPO:{$(printf '%s,' "${VARIANTS[@]%%:*}" | sed 's/,$//')}"

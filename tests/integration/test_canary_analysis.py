@@ -97,6 +97,9 @@ def serve_stable(
     assert deploy(manifests=manifests).code == 0
     url = realnode.service_url(admin, namespace.name, "web")
     realnode.wait_answering(url, expect="version: v1")
+    # fail at once, not after the traffic wait, when the registry serves an app build without the analysis metrics
+    metrics = requests.get(realnode.service_url(admin, namespace.name, "web", "/metrics"), timeout=5).text
+    assert "http_requests_total" in metrics, "example-app:healthy has no http_requests_total: stale image, `make up`"
     return manifests, url
 
 

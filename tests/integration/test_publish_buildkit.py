@@ -11,6 +11,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 import requests
@@ -98,6 +99,21 @@ def repo_in(host: str) -> str:
     return f"{host}/it-buildkit/app-{uuid.uuid4().hex[:8]}"
 
 
+class Published(NamedTuple):
+    stdout: str
+    output: str  # stdout and stderr
+    handoff: dict[str, Any]  # .shipline/publish.json; {} when the run failed
+
+
+def publish(bk: Mapping[str, str], ws: Path, repo: str, code: int = 0, **settings: str) -> Published:
+    """One docker-publish-tagger run with builder buildkit into `repo`, which must exit `code`."""
+    done = run_plugin(bk, "docker-publish-tagger", buildkit_env(bk, repo, **settings), ws)
+    output = done.stdout + done.stderr
+    assert done.returncode == code, output
+    handoff = json.loads((ws / ".shipline/publish.json").read_text()) if code == 0 else {}
+    return Published(done.stdout, output, handoff)
+
+
 def test_secret_mounted_for_one_run_is_in_no_blob_and_no_log(images, bk: dict[str, str], tmp_path: Path) -> None:
     """`RUN --mount=type=secret,id=npm` with `secrets: npm=NPM_TOKEN`; the base image is pulled from the stack's
     registry with the step's credentials."""
@@ -111,13 +127,9 @@ def test_secret_mounted_for_one_run_is_in_no_blob_and_no_log(images, bk: dict[st
         "sha256sum /run/secrets/npm | cut -c1-64 > /s && cat /run/secrets/npm\n"
     )
     repo = repo_in(bk["REGISTRY"])
-    env = buildkit_env(bk, repo, PLUGIN_SECRETS="npm=NPM_TOKEN", NPM_TOKEN=token)
-    done = run_plugin(bk, "docker-publish-tagger", env, ws)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output
+    _, output, handoff = publish(bk, ws, repo, PLUGIN_SECRETS="npm=NPM_TOKEN", NPM_TOKEN=token)
     assert token not in output and bk["REGISTRY_PASSWORD"] not in output
     assert "secret      npm from $NPM_TOKEN" in output and "******" in output
-    handoff = json.loads((ws / ".shipline/publish.json").read_text())
     api = Api(bk, bk["REGISTRY"])
     name = repo.split("/", 1)[1]
     blobs = list(api.blobs(name, handoff["digest"]))
@@ -132,10 +144,7 @@ def test_multi_platform_index_every_tag_and_the_handoff(images, bk: dict[str, st
     (ws / "hello.txt").write_text(f"hello {uuid.uuid4()}\n")
     (ws / "Dockerfile").write_text("FROM scratch\nCOPY hello.txt /\n")
     repo = repo_in(bk["REGISTRY"])
-    env = buildkit_env(bk, repo, PLUGIN_PLATFORMS="linux/amd64,linux/arm64", PLUGIN_TAGS="edge")
-    done = run_plugin(bk, "docker-publish-tagger", env, ws)
-    assert done.returncode == 0, done.stdout + done.stderr
-    handoff = json.loads((ws / ".shipline/publish.json").read_text())
+    handoff = publish(bk, ws, repo, PLUGIN_PLATFORMS="linux/amd64,linux/arm64", PLUGIN_TAGS="edge").handoff
     api, name = Api(bk, bk["REGISTRY"]), repo.split("/", 1)[1]
     assert api.tags(name) == sorted([TAG, "edge"])
     for tag in (TAG, "edge"):
@@ -165,10 +174,7 @@ def test_cross_build_runs_on_the_build_platform_for_each_target(images, bk: dict
         "FROM scratch\nCOPY --from=build /arch.txt /\n"
     )
     repo = repo_in(bk["REGISTRY"])
-    env = buildkit_env(bk, repo, PLUGIN_PLATFORMS="linux/amd64,linux/arm64", PLUGIN_PROVENANCE="false")
-    done = run_plugin(bk, "docker-publish-tagger", env, ws)
-    assert done.returncode == 0, done.stdout + done.stderr
-    handoff = json.loads((ws / ".shipline/publish.json").read_text())
+    handoff = publish(bk, ws, repo, PLUGIN_PLATFORMS="linux/amd64,linux/arm64", PLUGIN_PROVENANCE="false").handoff
     api, name = Api(bk, bk["REGISTRY"]), repo.split("/", 1)[1]
     for platform, digest in handoff["platforms"].items():
         arch = platform.split("/")[1].encode()
@@ -218,8 +224,7 @@ def test_registry_cache_lets_a_fresh_builder_reuse_every_step(
     (ws / "Dockerfile").write_text("FROM scratch AS base\nCOPY a.txt /a\nFROM base\nCOPY b.txt /b\n")
     repo = repo_in(bk["REGISTRY"])
     cache = f"type=registry,ref={repo}:buildcache"
-    first = run_plugin(bk, "docker-publish-tagger", buildkit_env(bk, repo, PLUGIN_CACHE_TO=cache + ",mode=max"), ws)
-    assert first.returncode == 0, first.stdout + first.stderr
+    first = publish(bk, ws, repo, PLUGIN_CACHE_TO=cache + ",mode=max")
     assert "cached: 0 of 2 Dockerfile steps" in first.stdout
     # The next pipeline: another builder that has never seen this build, reached over its unix socket.
     second_env = buildkit_env(
@@ -244,11 +249,8 @@ def test_wrong_client_certificate_exits_1_naming_tls(images, bk: dict[str, str],
     certs.mkdir()
     cert = self_signed(certs, "intruder")  # a client certificate the daemon's CA never signed
     repo = repo_in(bk["REGISTRY"])
-    env = buildkit_env(
-        bk, repo, PLUGIN_BUILDKIT_CERT=cert.read_text(), PLUGIN_BUILDKIT_KEY=cert.with_suffix(".key").read_text()
-    )
-    done = run_plugin(bk, "docker-publish-tagger", env, ws)
-    assert done.returncode == 1, done.stdout + done.stderr
+    key = cert.with_suffix(".key").read_text()
+    done = publish(bk, ws, repo, 1, PLUGIN_BUILDKIT_CERT=cert.read_text(), PLUGIN_BUILDKIT_KEY=key)
     last = done.stdout.strip().splitlines()[-1]
     assert "TLS handshake failed" in last and bk["BUILDKIT_ADDR"] in last and "buildkit_cert" in last
     assert "\n== build\n" not in done.stdout
@@ -261,15 +263,12 @@ def test_tls_registry_with_registry_ca_and_without(images, bk: dict[str, str], t
     repo = repo_in(bk["REGISTRY_TLS"])
     name = repo.split("/", 1)[1]
     api = Api(bk, bk["REGISTRY_TLS"], ca=bk["REGISTRY_CA_FILE"])
-    refused = run_plugin(bk, "docker-publish-tagger", buildkit_env(bk, repo), ws)
-    assert refused.returncode == 1, refused.stdout + refused.stderr
+    refused = publish(bk, ws, repo, 1)
     last = refused.stdout.strip().splitlines()[-1]
     assert "certificate is not trusted" in last and "registry_ca" in last and bk["REGISTRY_TLS"] in last
     assert api.tags(name) == []
     ca = Path(bk["REGISTRY_CA_FILE"]).read_text()
-    done = run_plugin(bk, "docker-publish-tagger", buildkit_env(bk, repo, PLUGIN_REGISTRY_CA=ca), ws)
-    assert done.returncode == 0, done.stdout + done.stderr
-    handoff = json.loads((ws / ".shipline/publish.json").read_text())
+    handoff = publish(bk, ws, repo, PLUGIN_REGISTRY_CA=ca).handoff
     assert api.get(f"{name}/manifests/{TAG}").headers["Docker-Content-Digest"] == handoff["digest"]
 
 
@@ -288,9 +287,8 @@ def test_bad_input_exits_2_before_any_build(
     ws = workspace(tmp_path)
     (ws / "Dockerfile").write_text("FROM scratch\nCOPY Dockerfile /\n")
     repo = repo_in(bk["REGISTRY"])
-    done = run_plugin(bk, "docker-publish-tagger", buildkit_env(bk, repo, **settings), ws)
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert named in (done.stdout + done.stderr).strip().splitlines()[-1]
+    done = publish(bk, ws, repo, 2, **settings)
+    assert named in done.output.strip().splitlines()[-1]
     assert "\n== build\n" not in done.stdout and "== plan" not in done.stdout
     assert Api(bk, bk["REGISTRY"]).tags(repo.split("/", 1)[1]) == []
 
@@ -304,9 +302,7 @@ def test_an_index_from_buildkit_is_deployed_and_verified_by_its_digest(
     ws = workspace(tmp_path)
     (ws / "Dockerfile").write_text(f"FROM {bk['APP_IMAGE_REPO']}:healthy\nLABEL shipline.test={uuid.uuid4().hex}\n")
     repo = repo_in(bk["REGISTRY"])
-    done = run_plugin(bk, "docker-publish-tagger", buildkit_env(bk, repo), ws)
-    assert done.returncode == 0, done.stdout + done.stderr
-    handoff = json.loads((ws / ".shipline/publish.json").read_text())
+    handoff = publish(bk, ws, repo).handoff
     assert list(handoff["platforms"]) == ["linux/amd64"]
     (ws / "k8s").mkdir()
     web = realnode.deployment("web", realnode.image(bk, "healthy"), replicas=1)

@@ -241,7 +241,8 @@ def test_deployer_token_manages_deployments_only_in_its_namespace(kube_admin, na
             lambda: core.list_namespaced_secret("kube-system"),
             lambda: core.list_node(),
             lambda: core.list_namespace(),
-            lambda: core.create_namespaced_pod(namespace.name, pod("bare", "registry.invalid/x:1")),
+            # Pods may be created in its own namespace only (helm test hooks are pods), never elsewhere.
+            lambda: core.create_namespaced_pod("default", pod("bare", "registry.invalid/x:1")),
         ):
             with pytest.raises(ApiException) as denied:
                 call()

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from plugins.deployment_verify.plan import build_plan, expected_image
+from plugins.deployment_verify.plan import Plan, build_plan, expected_image
 from plugins.deployment_verify.settings import DECLARATION
 from shared.handoff import Published
+from shared.settings import Values
 
 DIGEST = "sha256:" + "a" * 64
 PUBLISHED = Published(
@@ -17,8 +18,13 @@ PUBLISHED = Published(
 TAG_ONLY = Published(repo="reg:5000/shop/web", tags=["1.2.3"], digest="", image="")
 
 
-def load(**settings: str) -> object:
+def load(**settings: str) -> Values:
     return DECLARATION.load({f"PLUGIN_{k.upper()}": v for k, v in settings.items()})
+
+
+def plan_for(context_ns: str = "", published: Published | None = None, **settings: str) -> Plan:
+    """The plan from these settings (names as in the pipeline) in a step whose context namespace is `context_ns`."""
+    return build_plan(load(**settings), published, context_ns)
 
 
 @pytest.mark.parametrize(
@@ -32,7 +38,7 @@ def load(**settings: str) -> object:
 )
 def test_expected_image(settings: dict[str, str], published: Published | None, expected: tuple[str, str]) -> None:
     values = load(deployments="web", **settings)
-    assert expected_image(values, published) == expected  # type: ignore[arg-type]
+    assert expected_image(values, published) == expected
 
 
 @pytest.mark.parametrize(
@@ -65,12 +71,11 @@ def test_expected_image(settings: dict[str, str], published: Published | None, e
     ],
 )
 def test_plan_fields(settings: dict[str, str], context_ns: str, field: str, expected: object) -> None:
-    values = load(**{"deployments": "web", **settings})
-    assert getattr(build_plan(values, None, context_ns), field) == expected  # type: ignore[arg-type]
+    assert getattr(plan_for(context_ns, **{"deployments": "web", **settings}), field) == expected
 
 
 def test_plan_http_expectation_and_canary() -> None:
-    values = load(
+    plan = plan_for(
         deployments="web",
         urls="http://a/,http://b/",
         expect_status="204",
@@ -83,7 +88,6 @@ def test_plan_http_expectation_and_canary() -> None:
         max_error_rate_increase="0.05",
         max_latency_increase="100ms",
     )
-    plan = build_plan(values, None, "")  # type: ignore[arg-type]
     assert plan.expectation.status == 204
     assert plan.expectation.body == "ok"
     assert plan.expectation.headers == {"Authorization": "Bearer s3cret"}
@@ -98,8 +102,7 @@ def test_plan_http_expectation_and_canary() -> None:
 
 
 def test_describe_names_target_image_and_rollback() -> None:
-    values = load(label_selector="app=web", rollback_on_failure="true")
-    lines = build_plan(values, PUBLISHED, "shop").describe()  # type: ignore[arg-type]
+    lines = plan_for("shop", PUBLISHED, label_selector="app=web", rollback_on_failure="true").describe()
     assert lines[0].startswith(
         "namespace shop: wait for the rollout of Deployments, StatefulSets and DaemonSets matching app=web "
         "(timeout 300s"
@@ -109,20 +112,19 @@ def test_describe_names_target_image_and_rollback() -> None:
 
 
 def test_report_paths() -> None:
-    values = load(deployments="web", report_file="out/r.json", junit_file="out/j.xml")
-    plan = build_plan(values, None, "")  # type: ignore[arg-type]
+    plan = plan_for(deployments="web", report_file="out/r.json", junit_file="out/j.xml")
     assert (plan.report_file, plan.junit_file) == (Path("out/r.json"), Path("out/j.xml"))
 
 
 def test_plan_analysis_once_over_the_interval() -> None:
-    values = load(
+    plan = plan_for(
+        "shop",
         deployments="web",
         analysis='["request_success_rate", {"name": "p99", "query": "q{pod=~\\"{{ canary }}.*\\"}", "max": 300}]',
         analysis_interval="45s",
         analysis_baseline="web-stable",
         prometheus_url="http://prometheus:9090",
     )
-    plan = build_plan(values, None, "shop")  # type: ignore[arg-type]
     assert [c.name for c in plan.analysis] == ["request_success_rate", "p99"]
     assert (plan.analysis_interval, plan.analysis_baseline) == (45.0, "web-stable")
     assert "analysis request_success_rate once over the last 45s: min 99%" in plan.describe()

@@ -11,12 +11,11 @@ import pytest
 from plugins.docker_publish_tagger.buildkit import ClientFiles, Progress, build_argv, check_builder, explain_failure
 from plugins.docker_publish_tagger.buildkit_publish import index_platforms
 from plugins.docker_publish_tagger.buildkit_specs import group_cache_specs
-from shared.errors import PluginError, SettingsError
+from shared.errors import PluginError
 from shared.log import Log
 
-from .test_plan import plan_for
+from .planning import BK, plan_for
 
-BK = {"PLUGIN_REPO": "r.io/a", "PLUGIN_BUILDER": "buildkit", "PLUGIN_BUILDKIT_ADDR": "tcp://bk:1234"}
 FILES = ClientFiles(Path("/s/docker"), Path("/s/ca.pem"), Path("/s/cert.pem"), Path("/s/key.pem"), Path("/s/md.json"))
 
 
@@ -108,49 +107,6 @@ def test_secret_looking_build_args_warn(args: str, warned: bool) -> None:
         }
     )
     assert any("looks like a secret" in w and "`secrets`" in w for w in plan.warnings) is warned
-
-
-BAD = [
-    pytest.param(
-        {**BK, "PLUGIN_PLATFORMS": "linux/amd64,linux/sparc"},
-        "PLUGIN_PLATFORMS",
-        "not a known platform",
-        id="unknown-platform",
-    ),
-    pytest.param({**BK, "PLUGIN_SECRETS": "npm"}, "PLUGIN_SECRETS", "is not id=ENV_NAME", id="secret-malformed"),
-    pytest.param({**BK, "PLUGIN_SECRETS": "npm=UNSET_VAR"}, "PLUGIN_SECRETS", "UNSET_VAR", id="secret-env-unset"),
-    pytest.param({**BK, "PLUGIN_SECRETS": "npm=file:/no/such"}, "PLUGIN_SECRETS", "does not exist", id="secret-file"),
-    pytest.param({**BK, "PLUGIN_SECRETS": "a=X,a=X"}, "PLUGIN_SECRETS", "twice", id="secret-twice"),
-    pytest.param({**BK, "PLUGIN_CACHE_TO": "type=ftp,ref=x"}, "PLUGIN_CACHE_TO", 'cache type "ftp"', id="cache-type"),
-    pytest.param({**BK, "PLUGIN_CACHE_FROM": "type=registry"}, "PLUGIN_CACHE_FROM", "needs ref", id="cache-no-ref"),
-    pytest.param({**BK, "PLUGIN_BUILDKIT_ADDR": ""}, "PLUGIN_BUILDKIT_ADDR", "is required", id="no-addr"),
-    pytest.param({**BK, "PLUGIN_BUILDKIT_CERT": "x"}, "PLUGIN_BUILDKIT_KEY", "is required", id="cert-no-key"),
-    pytest.param({**BK, "PLUGIN_BUILD_ARGS_FROM_ENV": "X"}, "PLUGIN_BUILD_ARGS_FROM_ENV", "`secrets`", id="args-env"),
-    pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "PLUGIN_SECRETS": "a=X"}, "PLUGIN_SECRETS", "builder: buildkit", id="classic-secrets"
-    ),
-    pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "PLUGIN_PLATFORMS": "linux/amd64,linux/arm64"},
-        "PLUGIN_PLATFORMS",
-        "builder: buildkit",
-        id="classic-multi-platform",
-    ),
-    pytest.param({**BK, "PLUGIN_REGISTRY_CA": "not a cert"}, "PLUGIN_REGISTRY_CA", "neither a PEM", id="bad-ca"),
-    pytest.param(
-        {**BK, "PLUGIN_PLATFORM": "linux/amd64", "PLUGIN_PLATFORMS": "linux/arm64"},
-        "PLUGIN_PLATFORMS",
-        "not both",
-        id="platform-and-platforms",
-    ),
-]
-
-
-@pytest.mark.parametrize(("settings", "setting", "problem"), BAD)
-def test_bad_input(settings: dict[str, str], setting: str, problem: str) -> None:
-    with pytest.raises(SettingsError) as e:
-        plan_for(settings, {"X": "1"})
-    assert e.value.setting == setting
-    assert problem in str(e.value)
 
 
 PLAIN = """\

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from plugins.docker_publish_tagger.__main__ import main
-from plugins.docker_publish_tagger.plan import PublishPlan, make_plan
 from plugins.docker_publish_tagger.preflight import check_sources
-from plugins.docker_publish_tagger.settings import DECLARATION
-from shared.ci import context_from_env
 from shared.errors import SettingsError
 from tests.harness import Harness
 
-SHA = "0123456789abcdef0123456789abcdef01234567"
-CI = {"DRONE_BUILD_NUMBER": "42", "DRONE_COMMIT_SHA": SHA, "DRONE_REPO_LINK": "https://git.example.com/team/app"}
-NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-def plan_for(settings: dict[str, str], env: dict[str, str] | None = None) -> PublishPlan:
-    env = {**CI, **(env or {}), **settings}
-    values = DECLARATION.load(env)
-    return make_plan(values, context_from_env(env), env, NOW)
-
+from .planning import BK, CI, REPO, SHA, plan_for
 
 GOOD = [
     pytest.param(
@@ -136,41 +123,72 @@ BAD = [
     pytest.param({"PLUGIN_REPO": "r.io/Team/App"}, "PLUGIN_REPO", "lower case", id="repo-upper"),
     pytest.param({"PLUGIN_REPO": "r.io/a:1.0"}, "PLUGIN_REPO", "carries a tag", id="repo-with-tag"),
     pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "PLUGIN_REGISTRY": "other.io"},
+        {**REPO, "PLUGIN_REGISTRY": "other.io"},
         "PLUGIN_REGISTRY",
         "is not the registry",
         id="registry-mismatch",
     ),
-    pytest.param({"PLUGIN_REPO": "r.io/a", "PLUGIN_SHA_LENGTH": "6"}, "PLUGIN_SHA_LENGTH", "minimum 7", id="sha-short"),
+    pytest.param({**REPO, "PLUGIN_SHA_LENGTH": "6"}, "PLUGIN_SHA_LENGTH", "minimum 7", id="sha-short"),
     pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "PLUGIN_BUILD_ARGS_FROM_ENV": "NOPE"},
+        {**REPO, "PLUGIN_BUILD_ARGS_FROM_ENV": "NOPE"},
         "PLUGIN_BUILD_ARGS_FROM_ENV",
         "NOPE is not set",
         id="arg-env-missing",
     ),
     pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "PLUGIN_BUILD_ARGS": "A=1", "PLUGIN_BUILD_ARGS_FROM_ENV": "A"},
+        {**REPO, "PLUGIN_BUILD_ARGS": "A=1", "PLUGIN_BUILD_ARGS_FROM_ENV": "A"},
         "PLUGIN_BUILD_ARGS_FROM_ENV",
         "also set",
         id="arg-twice",
     ),
-    pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "PLUGIN_BUILD_ARGS": "A"}, "PLUGIN_BUILD_ARGS", "not key=value", id="arg-not-kv"
-    ),
-    pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "PLUGIN_PUSH_RETRIES": "-1"}, "PLUGIN_PUSH_RETRIES", "minimum", id="retries-negative"
-    ),
-    pytest.param({"PLUGIN_REPO": "r.io/a", "PLUGIN_LATEST": "maybe"}, "PLUGIN_LATEST", "not a boolean", id="bad-bool"),
-    pytest.param({"PLUGIN_REPO": "r.io/a", "PLUGIN_TAGS": "ok,not ok"}, "PLUGIN_TAGS", '"not ok"', id="bad-tag"),
-    pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "DRONE_TAG": "nightly"}, "DRONE_TAG", "not a semantic version", id="tag-not-semver"
-    ),
+    pytest.param({**REPO, "PLUGIN_BUILD_ARGS": "A"}, "PLUGIN_BUILD_ARGS", "not key=value", id="arg-not-kv"),
+    pytest.param({**REPO, "PLUGIN_PUSH_RETRIES": "-1"}, "PLUGIN_PUSH_RETRIES", "minimum", id="retries-negative"),
+    pytest.param({**REPO, "PLUGIN_LATEST": "maybe"}, "PLUGIN_LATEST", "not a boolean", id="bad-bool"),
+    pytest.param({**REPO, "PLUGIN_TAGS": "ok,not ok"}, "PLUGIN_TAGS", '"not ok"', id="bad-tag"),
+    pytest.param({**REPO, "DRONE_TAG": "nightly"}, "DRONE_TAG", "not a semantic version", id="tag-not-semver"),
     # DRONE=true with an empty build number: still Drone, and the default tag needs the number.
     pytest.param(
-        {"PLUGIN_REPO": "r.io/a", "DRONE": "true", "DRONE_BUILD_NUMBER": ""},
+        {**REPO, "DRONE": "true", "DRONE_BUILD_NUMBER": ""},
         "DRONE_BUILD_NUMBER",
         "is not set",
         id="no-build-number",
+    ),
+    # builder: buildkit
+    pytest.param(
+        {**BK, "PLUGIN_PLATFORMS": "linux/amd64,linux/sparc"},
+        "PLUGIN_PLATFORMS",
+        "not a known platform",
+        id="unknown-platform",
+    ),
+    pytest.param({**BK, "PLUGIN_SECRETS": "npm"}, "PLUGIN_SECRETS", "is not id=ENV_NAME", id="secret-malformed"),
+    pytest.param({**BK, "PLUGIN_SECRETS": "npm=UNSET_VAR"}, "PLUGIN_SECRETS", "UNSET_VAR", id="secret-env-unset"),
+    pytest.param({**BK, "PLUGIN_SECRETS": "npm=file:/no/such"}, "PLUGIN_SECRETS", "does not exist", id="secret-file"),
+    pytest.param({**BK, "PLUGIN_SECRETS": "a=X,a=X", "X": "1"}, "PLUGIN_SECRETS", "twice", id="secret-twice"),
+    pytest.param({**BK, "PLUGIN_CACHE_TO": "type=ftp,ref=x"}, "PLUGIN_CACHE_TO", 'cache type "ftp"', id="cache-type"),
+    pytest.param({**BK, "PLUGIN_CACHE_FROM": "type=registry"}, "PLUGIN_CACHE_FROM", "needs ref", id="cache-no-ref"),
+    pytest.param({**BK, "PLUGIN_BUILDKIT_ADDR": ""}, "PLUGIN_BUILDKIT_ADDR", "is required", id="no-addr"),
+    pytest.param({**BK, "PLUGIN_BUILDKIT_CERT": "x"}, "PLUGIN_BUILDKIT_KEY", "is required", id="cert-no-key"),
+    pytest.param(
+        {**BK, "PLUGIN_BUILD_ARGS_FROM_ENV": "X", "X": "1"}, "PLUGIN_BUILD_ARGS_FROM_ENV", "`secrets`", id="args-env"
+    ),
+    pytest.param(
+        {**REPO, "PLUGIN_SECRETS": "a=X", "X": "1"},
+        "PLUGIN_SECRETS",
+        "builder: buildkit",
+        id="classic-secrets",
+    ),
+    pytest.param(
+        {**REPO, "PLUGIN_PLATFORMS": "linux/amd64,linux/arm64"},
+        "PLUGIN_PLATFORMS",
+        "builder: buildkit",
+        id="classic-multi-platform",
+    ),
+    pytest.param({**BK, "PLUGIN_REGISTRY_CA": "not a cert"}, "PLUGIN_REGISTRY_CA", "neither a PEM", id="bad-ca"),
+    pytest.param(
+        {**BK, "PLUGIN_PLATFORM": "linux/amd64", "PLUGIN_PLATFORMS": "linux/arm64"},
+        "PLUGIN_PLATFORMS",
+        "not both",
+        id="platform-and-platforms",
     ),
 ]
 

@@ -1,4 +1,5 @@
-"""kubectl's StatefulSet and DaemonSet viewers, the ControllerRevision history and `assess` for those kinds."""
+"""kubectl's rollout status viewers for Deployments, StatefulSets and DaemonSets, each a table in kubectl's order;
+the ControllerRevision history and `assess` for StatefulSets and DaemonSets."""
 
 from __future__ import annotations
 
@@ -8,6 +9,53 @@ import pytest
 
 from shared import revisions, rollout
 from shared.rollout import RolloutStatus
+
+
+def deployment(
+    *,
+    generation: int = 2,
+    observed: int = 2,
+    replicas: int | None = 3,
+    updated: int = 3,
+    total: int = 3,
+    available: int = 3,
+    reason: str = "NewReplicaSetAvailable",
+    revision: str = "2",
+    image: str = "app:2",
+    name: str = "web",
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {"selector": {"matchLabels": {"app": "web"}}, "template": template(image)}
+    if replicas is not None:
+        spec["replicas"] = replicas
+    return {
+        "metadata": {
+            "name": name,
+            "uid": "dep-uid",
+            "generation": generation,
+            "annotations": {rollout.REVISION: revision, "team": "shop"},
+        },
+        "spec": spec,
+        "status": {
+            "observedGeneration": observed,
+            "replicas": total,
+            "updatedReplicas": updated,
+            "availableReplicas": available,
+            "conditions": [
+                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+                {"type": "Progressing", "status": "True", "reason": reason},
+            ],
+        },
+    }
+
+
+def template(image: str, hash_: str | None = None) -> dict[str, Any]:
+    labels = {"app": "web"}
+    if hash_:
+        labels[rollout.HASH_LABEL] = hash_
+    return {
+        "metadata": {"labels": labels, "creationTimestamp": None},
+        "spec": {"containers": [{"name": "app", "image": image}]},
+    }
 
 
 def statefulset(
@@ -63,6 +111,63 @@ def daemonset(
             "numberAvailable": available,
         },
     }
+
+
+# -- rollout_status: kubectl's rules in kubectl's order ---------------------------------------------------
+
+DEPLOYMENT_CASES = [
+    pytest.param(
+        deployment(),
+        RolloutStatus(True, False, 'deployment "web" successfully rolled out'),
+        id="complete",
+    ),
+    pytest.param(
+        deployment(generation=3, observed=2, updated=0),
+        RolloutStatus(False, False, "Waiting for deployment spec update to be observed..."),
+        id="1-generation-not-observed-wins-over-everything",
+    ),
+    pytest.param(
+        deployment(reason="ProgressDeadlineExceeded", updated=1),
+        RolloutStatus(False, True, 'deployment "web" exceeded its progress deadline'),
+        id="2-progress-deadline",
+    ),
+    pytest.param(
+        deployment(updated=1, total=4, available=3),
+        RolloutStatus(
+            False, False, 'Waiting for deployment "web" rollout to finish: 1 out of 3 new replicas have been updated...'
+        ),
+        id="3-not-all-updated",
+    ),
+    pytest.param(
+        deployment(updated=3, total=4, available=3),
+        RolloutStatus(
+            False, False, 'Waiting for deployment "web" rollout to finish: 1 old replicas are pending termination...'
+        ),
+        id="4-old-pods-remain",
+    ),
+    pytest.param(
+        deployment(updated=3, total=3, available=1),
+        RolloutStatus(
+            False, False, 'Waiting for deployment "web" rollout to finish: 1 of 3 updated replicas are available...'
+        ),
+        id="5-not-available",
+    ),
+    pytest.param(
+        deployment(replicas=None, updated=0, total=0, available=0),
+        RolloutStatus(True, False, 'deployment "web" successfully rolled out'),
+        id="no-spec-replicas-skips-rule-3",
+    ),
+    pytest.param(
+        deployment(replicas=0, updated=0, total=0, available=0),
+        RolloutStatus(True, False, 'deployment "web" successfully rolled out'),
+        id="scaled-to-zero",
+    ),
+]
+
+
+@pytest.mark.parametrize(("obj", "expected"), DEPLOYMENT_CASES)
+def test_rollout_status(obj: dict[str, Any], expected: RolloutStatus) -> None:
+    assert rollout.rollout_status(obj) == expected
 
 
 STATEFULSET_CASES = [
