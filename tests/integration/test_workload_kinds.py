@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -220,13 +219,11 @@ def test_statefulset_partition_crash_fails_fast_and_undo_restores(
 
     # Without the partition, a crashing image: fails in seconds (not at the timeout), then undo to v2 everywhere.
     files = manifest(tmp_path / "db.yaml", statefulset("db", healthy, 2, partition=0))
-    started = time.monotonic()
     crashed = deploy(manifests=files, image=image(stack, "exit-at-start"), timeout="120s")
-    took = time.monotonic() - started
     assert crashed.code == 1, crashed.out
     assert "CrashLoopBackOff" in crashed.out or "exit code 3" in crashed.out, crashed.out
     assert "rolled back: statefulset db serves revision" in crashed.last, crashed.last
-    assert took < 100, f"took {took:.0f}s: not failing fast"
+    assert "did not finish rolling out within" not in crashed.out, crashed.out  # the crash, not the timeout
     wait_for(lambda: all_ready(kube_admin, ns, "app=db", 2), 90, 1, "both db pods Ready again")
     assert images_of(kube_admin, ns, "app=db") == {"db-0": v2, "db-1": v2}
     create(kube_admin, ns, service("db"))
@@ -258,13 +255,11 @@ def test_daemonset_crash_fails_fast_and_undo_works(
 ) -> None:
     files = manifest(tmp_path / "agent.yaml", daemonset("agent", image(stack, "healthy")))
     assert deploy(manifests=files).code == 0
-    started = time.monotonic()
     crashed = deploy(manifests=files, image=image(stack, "exit-at-start"), timeout="120s")
-    took = time.monotonic() - started
     assert crashed.code == 1, crashed.out
     assert "exit code 3" in crashed.out, crashed.out
     assert "rolled back: daemonset agent serves revision" in crashed.last, crashed.last
-    assert took < 100, f"took {took:.0f}s: not failing fast"
+    assert "did not finish rolling out within" not in crashed.out, crashed.out  # the crash, not the timeout
     wait_for(lambda: all_ready(kube_admin, namespace.name, "app=agent", 1), 60, 1, "the agent pod Ready again")
     assert set(images_of(kube_admin, namespace.name, "app=agent").values()) == {image(stack, "healthy")}
 
