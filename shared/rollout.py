@@ -16,6 +16,27 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared.settings import Setting
+
+# The pod-health settings of every rollout wait (deploy's and verify's), declared once.
+POD_HEALTH: tuple[Setting, ...] = (
+    Setting(
+        "max_restarts",
+        "int",
+        2,
+        "A new pod restarting more often than this fails the rollout at once",
+        minimum=0,
+        maximum=1000,
+    ),
+    Setting(
+        "min_stable",
+        "duration",
+        0.0,
+        "After the rollout, every new pod must stay Ready with no new restart this long (e.g. 30s)",
+        maximum=3600,
+    ),
+)
+
 REVISION = "deployment.kubernetes.io/revision"
 HASH_LABEL = "pod-template-hash"
 TIMED_OUT_REASON = "ProgressDeadlineExceeded"

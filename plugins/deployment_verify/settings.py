@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared import analysis
+from shared import analysis, rollout
 from shared.auth import KUBE_ACCESS
 from shared.errors import SettingsError
 from shared.handoff import DEFAULT_PUBLISH_FILE
@@ -29,21 +29,7 @@ ROLLOUT: tuple[Setting, ...] = (
         format="namespace",
     ),
     Setting("timeout", "duration", 300.0, "How long the rollouts may take, all together", minimum=1),
-    Setting(
-        "max_restarts",
-        "int",
-        2,
-        "A new pod restarting more often than this fails the rollout at once",
-        minimum=0,
-        maximum=1000,
-    ),
-    Setting(
-        "min_stable",
-        "duration",
-        0.0,
-        "After the rollout, every new pod must stay Ready with no new restart this long (e.g. 30s)",
-        maximum=3600,
-    ),
+    *rollout.POD_HEALTH,
     Setting(
         "expected_image",
         doc="Every pod of the new ReplicaSet must run this image (by digest when it has one; default: the image "

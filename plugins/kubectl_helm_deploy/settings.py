@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared import analysis
+from shared import analysis, rollout
 from shared.auth import KUBE_ACCESS
 from shared.errors import SettingsError
 from shared.handoff import DEFAULT_PUBLISH_FILE
@@ -98,16 +98,7 @@ STRATEGY: tuple[Setting, ...] = (
     Setting("wait", "bool", True, "Wait for the rollout to complete (kubectl's rules, failing fast on crashing pods)"),
     Setting("timeout", "duration", 300.0, "How long a rollout may take", minimum=1),
     Setting("rollback_on_failure", "bool", True, "Undo a failed rollout (helm rollback for a release) and wait for it"),
-    Setting(
-        "max_restarts", "int", 2, "A new pod restarting more often than this fails the rollout", minimum=0, maximum=1000
-    ),
-    Setting(
-        "min_stable",
-        "duration",
-        0.0,
-        "After each rollout, every new pod must stay Ready with no new restart this long (e.g. 30s)",
-        maximum=3600,
-    ),
+    *rollout.POD_HEALTH,
     Setting(
         "service", doc="Blue/green: the Service that carries traffic; canary: the stable Service", format="service"
     ),
